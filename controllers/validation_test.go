@@ -1,0 +1,171 @@
+package controllers_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+)
+
+// validClientConfiguration returns a ClientConfiguration the apiserver
+// accepts; each case below breaks one thing about it.
+func validClientConfiguration(ns string) *voicev1alpha1.ClientConfiguration {
+	return &voicev1alpha1.ClientConfiguration{
+		ObjectMeta: metaIn(ns, "valid"),
+		Spec: voicev1alpha1.ClientConfigurationSpec{
+			UniqueName:       "my_webhook",
+			Description:      "my webhook",
+			CallNotification: voicev1alpha1.CallNotification{URL: "https://example.com/notify", Method: voicev1alpha1.HTTPMethodPOST},
+			CredentialsRef:   voicev1alpha1.SecretReference{Name: "twilio-credentials"},
+		},
+	}
+}
+
+func validAccountDefault(ns string) *voicev1alpha1.AccountDefault {
+	return &voicev1alpha1.AccountDefault{
+		ObjectMeta: metaIn(ns, "valid"),
+		Spec: voicev1alpha1.AccountDefaultSpec{
+			ConfigurationRef: &voicev1alpha1.ConfigurationReference{Name: "web-softphone"},
+			CredentialsRef:   voicev1alpha1.SecretReference{Name: "twilio-credentials"},
+		},
+	}
+}
+
+var _ = Describe("API validation through the real kube-apiserver", func() {
+	var ns string
+	BeforeEach(func(ctx SpecContext) { ns = newNamespace(ctx) })
+
+	DescribeTable("a ClientConfiguration is rejected, naming the field",
+		func(ctx SpecContext, mutate func(*voicev1alpha1.ClientConfiguration), field, message string) {
+			obj := validClientConfiguration(ns)
+			mutate(obj)
+			err := k8sClient.Create(ctx, obj)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
+			Expect(err.Error()).To(ContainSubstring(field))
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("uniqueName with a space",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "my webhook" },
+			"spec.uniqueName", "must not contain whitespace"),
+		Entry("uniqueName with a no-break space",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "my\u00a0webhook" },
+			"spec.uniqueName", "must not contain whitespace"),
+		Entry("uniqueName with a tab",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "my\twebhook" },
+			"spec.uniqueName", "must not contain whitespace"),
+		Entry("empty uniqueName",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "" },
+			"spec.uniqueName", "at least 1 chars long"),
+		Entry("uniqueName over 256 characters",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = strings.Repeat("a", 257) },
+			"spec.uniqueName", "may not be more than 256"),
+		Entry("missing url",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "" },
+			"spec.callNotification.url", "at least 1 chars long"),
+		Entry("relative url",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "/voice/notify" },
+			"spec.callNotification.url", "must be an absolute http or https URL"),
+		Entry("url without scheme",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "example.com/notify" },
+			"spec.callNotification.url", "must be an absolute http or https URL"),
+		Entry("ftp url",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "ftp://example.com/notify" },
+			"spec.callNotification.url", "must be an absolute http or https URL"),
+		Entry("url host with an underscore (Twilio error 13806)",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "https://my_host.example.com/x" },
+			"spec.callNotification.url", "must not contain underscores"),
+		Entry("url with credentials",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "https://user:pass@example.com/x" },
+			"spec.callNotification.url", "must not contain credentials"),
+		Entry("method PATCH",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.Method = "PATCH" },
+			"spec.callNotification.method", `supported values: "GET", "POST"`),
+		Entry("credentialsRef naming another namespace",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CredentialsRef.Name = "other-namespace/twilio-credentials" },
+			"spec.credentialsRef.name", "should match"),
+		Entry("unknown deletionPolicy",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.DeletionPolicy = "Keep" },
+			"spec.deletionPolicy", `supported values: "Delete", "Orphan"`),
+		Entry("unknown managementPolicy",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.ManagementPolicy = "ReadOnly" },
+			"spec.managementPolicy", `supported values: "Manage", "ObserveOnly"`),
+	)
+
+	It("fills in the defaults of a minimal ClientConfiguration", func(ctx SpecContext) {
+		obj := validClientConfiguration(ns)
+		obj.Spec.CallNotification.Method = ""
+		Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+		Expect(obj.Spec.CallNotification.Method).To(Equal(voicev1alpha1.HTTPMethodPOST))
+		Expect(obj.Spec.DeletionPolicy).To(Equal(voicev1alpha1.DeletionPolicyDelete))
+		Expect(obj.Spec.ManagementPolicy).To(Equal(voicev1alpha1.ManagementPolicyManage))
+	})
+
+	DescribeTable("an AccountDefault is rejected, naming the field",
+		func(ctx SpecContext, mutate func(*voicev1alpha1.AccountDefault), field, message string) {
+			obj := validAccountDefault(ns)
+			mutate(obj)
+			err := k8sClient.Create(ctx, obj)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
+			Expect(err.Error()).To(ContainSubstring(field))
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("both configurationRef and configurationId",
+			func(o *voicev1alpha1.AccountDefault) {
+				o.Spec.ConfigurationID = "voice_clientconfiguration_0123456789abcdef0123456789abcdef"
+			},
+			"spec", "set exactly one of configurationRef or configurationId"),
+		Entry("neither configurationRef nor configurationId",
+			func(o *voicev1alpha1.AccountDefault) { o.Spec.ConfigurationRef = nil },
+			"spec", "set exactly one of configurationRef or configurationId"),
+		Entry("a configurationId that is not a Client Configuration id",
+			func(o *voicev1alpha1.AccountDefault) {
+				o.Spec.ConfigurationRef = nil
+				o.Spec.ConfigurationID = "CA123; DROP TABLE"
+			},
+			"spec.configurationId", "should match"),
+	)
+
+	It("accepts every sample in config/samples", func(ctx SpecContext) {
+		files, err := filepath.Glob(filepath.Join("..", "config", "samples", "*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		samples := 0
+		for _, file := range files {
+			if filepath.Base(file) == "kustomization.yaml" {
+				continue
+			}
+			for _, obj := range readObjects(file) {
+				obj.SetNamespace(ns)
+				Expect(k8sClient.Create(ctx, obj)).To(Succeed(), "sample %s (%s %s)", file, obj.GetKind(), obj.GetName())
+				samples++
+			}
+		}
+		Expect(samples).To(BeNumerically(">=", 4), "config/samples should hold a Secret, two ClientConfigurations and an AccountDefault")
+	})
+})
+
+// readObjects decodes every YAML document in a file.
+func readObjects(file string) []*unstructured.Unstructured {
+	data, err := os.ReadFile(file)
+	Expect(err).NotTo(HaveOccurred())
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); err != nil {
+			Expect(err.Error()).To(Equal("EOF"))
+			return objs
+		}
+		if len(obj.Object) > 0 {
+			objs = append(objs, obj)
+		}
+	}
+}
+

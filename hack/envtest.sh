@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the programs envtest and the end-to-end suite need (kube-apiserver,
+# etcd, kubectl) from source through the Go module proxy, because the release
+# bucket that setup-envtest downloads from is unreachable from our machines.
+#
+# The versions are pinned by the wrapper modules' go.mod/go.sum under
+# hack/tools/; this script only chooses where the binaries land:
+#   bin/k8s/<kube version>/{kube-apiserver,etcd,kubectl}
+# A folder that already holds all three is left alone, so calling this from
+# every `make test` costs nothing after the first time.
+#
+# Usage: hack/envtest.sh <kube version> <etcd version>   (prints the folder)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+kube_version=${1:?kube version, e.g. 1.37.2}
+etcd_version=${2:?etcd version, e.g. 3.6.16}
+dest="$root/bin/k8s/$kube_version"
+
+say() { printf '[envtest] %s\n' "$*" >&2; }
+
+# pinned checks the wrapper modules still ask for the versions we were given,
+# so the Makefile and go.mod cannot silently disagree.
+pinned() {
+	local mod=$1 path=$2 want=$3
+	if ! grep -q "^require $path $want\$" "$mod/go.mod"; then
+		say "hack/tools/$(basename "$mod")/go.mod does not pin $path $want; update both together"
+		exit 1
+	fi
+}
+pinned "$root/hack/tools/envtest" k8s.io/kubernetes "v$kube_version"
+pinned "$root/hack/tools/etcd" go.etcd.io/etcd/server/v3 "v$etcd_version"
+
+if [[ -x "$dest/kube-apiserver" && -x "$dest/etcd" && -x "$dest/kubectl" ]]; then
+	echo "$dest"
+	exit 0
+fi
+mkdir -p "$dest"
+
+# build runs `go build` in a wrapper module, printing a line every 20 seconds
+# so nobody stares at a silent terminal during the first, slow build.
+build() {
+	local mod=$1 pkg=$2 out=$3 ldflags=${4:-}
+	if [[ -x "$out" ]]; then return 0; fi
+	say "building $(basename "$out") from $pkg (first time only; a few minutes on 2 cores)"
+	local start=$SECONDS
+	(cd "$mod" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg") &
+	local pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		if (( (SECONDS - start) % 20 < 2 && SECONDS > start + 1 )); then
+			say "  still building $(basename "$out") ($((SECONDS - start))s)"
+			sleep 1
+		fi
+	done
+	wait "$pid"
+	mv "$out.tmp" "$out"
+	say "built $(basename "$out") in $((SECONDS - start))s"
+}
+
+stamp="-s -w -X k8s.io/component-base/version.gitVersion=v$kube_version -X k8s.io/component-base/version.gitMajor=${kube_version%%.*} -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$kube_version")"
+build "$root/hack/tools/etcd" go.etcd.io/etcd/server/v3 "$dest/etcd" "-s -w"
+build "$root/hack/tools/envtest" k8s.io/kubernetes/cmd/kube-apiserver "$dest/kube-apiserver" "$stamp"
+build "$root/hack/tools/envtest" k8s.io/kubernetes/cmd/kubectl "$dest/kubectl" "$stamp"
+echo "$dest"

@@ -1,0 +1,11 @@
+//go:build tools
+
+// Package tools pins the Kubernetes programs envtest needs (kube-apiserver)
+// and the kubectl the end-to-end suite drives, so that hack/envtest.sh can
+// build them from the Go module proxy at exactly this version.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
