@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,12 +14,19 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/controllers"
+	"github.com/twilio-operator/voice-operator/internal/voice"
+	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
 // These tests run against a real kube-apiserver and etcd (envtest), built from
@@ -32,7 +40,19 @@ var (
 	// k8sClient talks to the apiserver directly, never through a cache, so an
 	// assertion never reads a stale copy.
 	k8sClient client.Client
+
+	// sim is the Twilio Voice API simulator every spec talks to, behind
+	// simCalls, which counts its calls per account.
+	sim      *voicesim.Server
+	simCalls = &remoteCalls{calls: map[string]map[string]int{}}
+	simURL   string
+
+	// writesSeen counts the manager's writes to the apiserver.
+	writesSeen = &apiserverWrites{counts: map[string]int{}}
 )
+
+// resyncPeriod is short so that drift specs see a resync within seconds.
+const resyncPeriod = 2 * time.Second
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -56,16 +76,63 @@ var _ = BeforeSuite(func() {
 	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start envtest; run through `make test` so KUBEBUILDER_ASSETS is set")
+	// Cleanups run last-in first-out: the manager (registered later) stops
+	// before the apiserver it watches.
+	DeferCleanup(testEnv.Stop)
 
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
+
+	sim = voicesim.New()
+	server := httptest.NewServer(simCalls.wrap(sim))
+	DeferCleanup(server.Close)
+	simURL = server.URL
+
+	startManager()
 })
 
-var _ = AfterSuite(func() {
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
-})
+// startManager runs both controllers, as main.go wires them, in a goroutine
+// until the suite ends.
+func startManager() {
+	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg.WrapTransport = writesSeen.wrap
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+
+	factory := voice.NewFactory(voice.Options{
+		BaseURL:        simURL,
+		RequestTimeout: 2 * time.Second,
+		MaxRetryWait:   100 * time.Millisecond,
+		RateLimit:      1000,
+		Burst:          1000,
+		Version:        "test",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	DeferCleanup(func() {
+		cancel()
+		<-stopped
+	})
+	Expect((&controllers.ClientConfigurationReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Clients:                 controllers.NewClientFactory(factory),
+		Recorder:                mgr.GetEventRecorder("voice-operator"),
+		ResyncPeriod:            resyncPeriod,
+		MaxConcurrentReconciles: 4,
+	}).SetupWithManager(ctx, mgr)).To(Succeed())
+
+	go func() {
+		defer GinkgoRecover()
+		defer close(stopped)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+}
 
 // newNamespace creates a namespace with a generated name for one spec, so
 // specs never see each other's objects.

@@ -1,0 +1,391 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voicesim"
+)
+
+// waitReady waits until obj is Ready for its current generation and returns
+// it as last read.
+func waitReady(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) *voicev1alpha1.ClientConfiguration {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		fetch(ctx, g, obj)
+		ready := readyCondition(obj)
+		g.Expect(ready).NotTo(BeNil())
+		g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "Ready: %s: %s", ready.Reason, ready.Message)
+		g.Expect(obj.Status.ObservedGeneration).To(Equal(obj.Generation))
+	}).WithContext(ctx).Should(Succeed())
+	return obj
+}
+
+// waitReason waits until obj's Ready condition has this reason.
+func waitReason(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, reason string) *metav1.Condition {
+	GinkgoHelper()
+	var ready *metav1.Condition
+	Eventually(func(g Gomega) {
+		fetch(ctx, g, obj)
+		ready = readyCondition(obj)
+		g.Expect(ready).NotTo(BeNil())
+		g.Expect(ready.Reason).To(Equal(reason), "Ready is %s: %s", ready.Reason, ready.Message)
+	}).WithContext(ctx).Should(Succeed())
+	return ready
+}
+
+// eventReasons lists the reasons of the Events recorded about obj.
+func eventReasons(ctx context.Context, g Gomega, obj client.Object) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(ctx, list, client.InNamespace(obj.GetNamespace()))).To(Succeed())
+	var reasons []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == obj.GetName() {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons
+}
+
+var _ = Describe("ClientConfiguration", func() {
+	var t tenant
+	BeforeEach(func(ctx SpecContext) { t = newTenant(ctx, true) })
+
+	It("creates the remote configuration with one POST, stores its id, and holds a finalizer", func(ctx SpecContext) {
+		obj := t.clientConfiguration("web")
+		create(ctx, obj)
+		waitReady(ctx, obj)
+
+		remote := t.remoteByName("web")
+		Expect(remote).To(HaveLen(1))
+		Expect(obj.Status.ID).To(Equal(remote[0].ID))
+		Expect(obj.Status.AccountSID).To(Equal(t.account))
+		Expect(obj.Finalizers).To(ContainElement(voicev1alpha1.Finalizer))
+		Expect(*remote[0].Description).To(Equal("webhook for web"))
+		Expect(remote[0].CallNotificationURL).To(Equal("https://example.com/notify/web"))
+		Expect(remote[0].CallNotificationMethod).To(Equal("POST"))
+		Expect(obj.Status.Remote.CallNotificationURL).To(Equal("https://example.com/notify/web"))
+
+		By("costing one POST and no read or update, and two writes to the object: finalizer, then status")
+		Expect(t.calls()).To(Equal(map[string]int{postConfig: 1}))
+		Expect(writesSeen.of(t.ns, "clientconfigurations")).To(Equal(2))
+
+		By("reading as Current to kstatus")
+		Expect(kstatusOf(obj)).To(Equal(status.CurrentStatus))
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Created"))
+	})
+
+	It("corrects a spec change with exactly one full PUT", func(ctx SpecContext) {
+		obj := t.clientConfiguration("edit")
+		create(ctx, obj)
+		waitReady(ctx, obj)
+		id := obj.Status.ID
+		before := t.calls()[putConfig]
+
+		obj.Spec.Description = ""
+		obj.Spec.CallNotification = voicev1alpha1.CallNotification{URL: "https://example.org/new", Method: voicev1alpha1.HTTPMethodGET}
+		Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+		waitReady(ctx, obj)
+
+		Eventually(func(g Gomega) {
+			remote := t.remoteByName("edit")
+			g.Expect(remote).To(HaveLen(1))
+			g.Expect(remote[0].ID).To(Equal(id), "updated in place, not recreated")
+			g.Expect(remote[0].Description).To(BeNil(), "an emptied description is sent as null")
+			g.Expect(remote[0].CallNotificationURL).To(Equal("https://example.org/new"))
+			g.Expect(remote[0].CallNotificationMethod).To(Equal("GET"))
+		}).WithContext(ctx).Should(Succeed())
+		Expect(t.calls()[putConfig] - before).To(Equal(1))
+	})
+
+	It("renames the remote configuration in place when uniqueName changes", func(ctx SpecContext) {
+		obj := t.clientConfiguration("old-name")
+		create(ctx, obj)
+		waitReady(ctx, obj)
+		id := obj.Status.ID
+
+		obj.Spec.UniqueName = "new-name"
+		Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+		waitReady(ctx, obj)
+		Expect(t.remote()).To(HaveLen(1))
+		Expect(t.remote()[0].ID).To(Equal(id))
+		Expect(t.remote()[0].UniqueName).To(Equal("new-name"))
+	})
+
+	It("puts back a remote edit at the next resync", func(ctx SpecContext) {
+		obj := t.clientConfiguration("drift")
+		create(ctx, obj)
+		waitReady(ctx, obj)
+
+		Expect(sim.EditOutOfBand(t.account, obj.Status.ID, func(r *voicesim.Record) {
+			r.CallNotificationURL = "https://attacker.example/steal"
+			r.Description = nil
+		})).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			remote := t.remoteByName("drift")
+			g.Expect(remote).To(HaveLen(1))
+			g.Expect(remote[0].CallNotificationURL).To(Equal("https://example.com/notify/drift"))
+			g.Expect(remote[0].Description).NotTo(BeNil())
+		}).WithContext(ctx).WithTimeout(3 * resyncPeriod).Should(Succeed())
+		Expect(t.calls()[putConfig]).To(Equal(1))
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Updated"))
+	})
+
+	It("creates the remote configuration again when it was deleted outside Kubernetes", func(ctx SpecContext) {
+		obj := t.clientConfiguration("gone")
+		create(ctx, obj)
+		waitReady(ctx, obj)
+		oldID := obj.Status.ID
+
+		Expect(sim.DeleteOutOfBand(t.account, oldID)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			fetch(ctx, g, obj)
+			g.Expect(obj.Status.ID).NotTo(BeEmpty())
+			g.Expect(obj.Status.ID).NotTo(Equal(oldID))
+		}).WithContext(ctx).WithTimeout(3 * resyncPeriod).Should(Succeed())
+		Expect(t.remoteByName("gone")).To(HaveLen(1))
+		Expect(t.remoteByName("gone")[0].ID).To(Equal(obj.Status.ID))
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Recreated"))
+	})
+
+	It("deletes the remote configuration, then releases the finalizer", func(ctx SpecContext) {
+		obj := t.clientConfiguration("bye")
+		create(ctx, obj)
+		waitReady(ctx, obj)
+
+		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+		Eventually(func(g Gomega) error {
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		}).WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
+		Expect(t.remote()).To(BeEmpty())
+		Expect(t.calls()[deleteConfig]).To(Equal(1))
+	})
+
+	It("leaves the remote configuration in place with deletionPolicy Orphan", func(ctx SpecContext) {
+		obj := t.clientConfiguration("keep", func(o *voicev1alpha1.ClientConfiguration) {
+			o.Spec.DeletionPolicy = voicev1alpha1.DeletionPolicyOrphan
+		})
+		create(ctx, obj)
+		waitReady(ctx, obj)
+
+		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+		Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		}).WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
+		Expect(t.remoteByName("keep")).To(HaveLen(1))
+		Expect(t.calls()[deleteConfig]).To(BeZero())
+	})
+
+	It("waits for a missing Secret without calling the API, then converges once it exists", func(ctx SpecContext) {
+		t := newTenant(ctx, false)
+		obj := t.clientConfiguration("later")
+		create(ctx, obj)
+
+		ready := waitReason(ctx, obj, voicev1alpha1.ReasonCredentialsNotFound)
+		Expect(ready.Message).To(ContainSubstring(`Secret "twilio-credentials" was not found`))
+		Expect(kstatusOf(obj)).To(Equal(status.InProgressStatus))
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement(voicev1alpha1.ReasonCredentialsNotFound))
+		Consistently(t.calls).WithContext(ctx).Should(BeEmpty())
+
+		t.createSecret(ctx, secretName, t.account, t.token)
+		waitReady(ctx, obj)
+		Expect(t.remoteByName("later")).To(HaveLen(1))
+	})
+
+	It("reports rejected credentials and retries with backoff, not in a hot loop", func(ctx SpecContext) {
+		t := newTenant(ctx, false)
+		t.createSecret(ctx, secretName, t.account, "wrong-token")
+		obj := t.clientConfiguration("denied")
+		create(ctx, obj)
+
+		ready := waitReason(ctx, obj, voicev1alpha1.ReasonCredentialsRejected)
+		Expect(ready.Message).NotTo(ContainSubstring("wrong-token"))
+		Expect(kstatusOf(obj)).To(Equal(status.InProgressStatus))
+		// The workqueue's backoff doubles from 5 ms: in three seconds that is
+		// about ten attempts, where a hot loop would make thousands.
+		Consistently(func() int { return t.calls()[postConfig] }).WithContext(ctx).WithTimeout(3 * time.Second).Should(BeNumerically("<", 15))
+		Expect(t.remote()).To(BeEmpty())
+	})
+
+	It("refuses a unique name it did not create (AlreadyExists), and adopts it only when asked", func(ctx SpecContext) {
+		theirs, err := sim.CreateOutOfBand(t.account, voicesim.Record{
+			UniqueName: "taken", CallNotificationURL: "https://theirs.example.com/", CallNotificationMethod: "POST",
+		})
+		Expect(err).NotTo(HaveOccurred())
+		obj := t.clientConfiguration("taken")
+		create(ctx, obj)
+
+		ready := waitReason(ctx, obj, voicev1alpha1.ReasonAlreadyExists)
+		Expect(ready.Message).To(ContainSubstring(theirs))
+		Expect(ready.Message).To(ContainSubstring(voicev1alpha1.AnnotationAdopt))
+		Expect(kstatusOf(obj)).To(Equal(status.FailedStatus))
+		Expect(obj.Status.ID).To(BeEmpty())
+		Expect(obj.Annotations).NotTo(HaveKey(voicev1alpha1.AnnotationCreateIntent), "the marker must not vouch for their configuration")
+
+		By("leaving their configuration untouched, and not retrying")
+		Consistently(func(g Gomega) {
+			g.Expect(t.remote()).To(HaveLen(1))
+			g.Expect(t.remote()[0].CallNotificationURL).To(Equal("https://theirs.example.com/"))
+			g.Expect(t.calls()[postConfig]).To(Equal(1))
+			g.Expect(t.calls()[putConfig]).To(BeZero())
+		}).WithContext(ctx).Should(Succeed())
+
+		By("adopting it once the adopt annotation is set")
+		patchAnnotation(ctx, obj, voicev1alpha1.AnnotationAdopt, "true")
+		waitReady(ctx, obj)
+		Expect(obj.Status.ID).To(Equal(theirs))
+		Expect(t.remote()).To(HaveLen(1))
+		Expect(t.remote()[0].CallNotificationURL).To(Equal("https://example.com/notify/taken"))
+	})
+
+	It("recognises its own configuration after a create whose response was lost: exactly one remote object", func(ctx SpecContext) {
+		sim.SetFaults(voicesim.Faults{LostCreate: 1})
+		DeferCleanup(func() { sim.SetFaults(voicesim.Faults{}) })
+		obj := t.clientConfiguration("lost")
+		create(ctx, obj)
+
+		Eventually(func(g Gomega) {
+			g.Expect(t.calls()[postConfig]).To(BeNumerically(">=", 1))
+		}).WithContext(ctx).Should(Succeed())
+		sim.SetFaults(voicesim.Faults{})
+
+		waitReady(ctx, obj)
+		Expect(t.remoteByName("lost")).To(HaveLen(1))
+		Expect(obj.Status.ID).To(Equal(t.remoteByName("lost")[0].ID))
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Adopted"))
+	})
+
+	It("adopts the configuration a crash left behind when its create-intent marker is there", func(ctx SpecContext) {
+		// The state a crash between the POST and the status write leaves: the
+		// marker on the object, the configuration in Twilio, no status.id.
+		id, err := sim.CreateOutOfBand(t.account, voicesim.Record{
+			UniqueName: "crashed", CallNotificationURL: "https://example.com/notify/crashed", CallNotificationMethod: "POST",
+		})
+		Expect(err).NotTo(HaveOccurred())
+		obj := t.clientConfiguration("crashed")
+		obj.Annotations = map[string]string{voicev1alpha1.AnnotationCreateIntent: fmt.Sprintf(
+			`{"account":%q,"uniqueName":"crashed","at":%q}`, t.account, time.Now().UTC().Format(time.RFC3339))}
+		create(ctx, obj)
+
+		waitReady(ctx, obj)
+		Expect(obj.Status.ID).To(Equal(id))
+		Expect(t.remote()).To(HaveLen(1))
+		Expect(t.calls()[postConfig]).To(BeZero())
+	})
+
+	It("never writes to or deletes a configuration it only observes, and reports its drift", func(ctx SpecContext) {
+		id, err := sim.CreateOutOfBand(t.account, voicesim.Record{
+			UniqueName: "watched", CallNotificationURL: "https://elsewhere.example.com/", CallNotificationMethod: "GET",
+		})
+		Expect(err).NotTo(HaveOccurred())
+		obj := t.clientConfiguration("watched", func(o *voicev1alpha1.ClientConfiguration) {
+			o.Spec.ManagementPolicy = voicev1alpha1.ManagementPolicyObserveOnly
+		})
+		create(ctx, obj)
+
+		waitReady(ctx, obj)
+		Expect(obj.Status.ID).To(Equal(id))
+		Expect(obj.Status.Remote.CallNotificationURL).To(Equal("https://elsewhere.example.com/"))
+		Eventually(func(g Gomega) {
+			fetch(ctx, g, obj)
+			inSync := findCondition(obj.Status.Conditions, voicev1alpha1.ConditionInSync)
+			g.Expect(inSync).NotTo(BeNil())
+			g.Expect(inSync.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(inSync.Message).To(ContainSubstring("callNotification.url"))
+		}).WithContext(ctx).Should(Succeed())
+
+		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+		Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		}).WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
+		Expect(t.remote()).To(HaveLen(1))
+		Expect(writes(t.calls())).To(BeZero())
+	})
+
+	It("refuses to act in another account when the Secret is switched (AccountChanged)", func(ctx SpecContext) {
+		obj := t.clientConfiguration("moved")
+		create(ctx, obj)
+		waitReady(ctx, obj)
+
+		other := "AC" + randomHex(16)
+		sim.AddAccount(other, "other-token")
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: secretName}, secret)).To(Succeed())
+		secret.StringData = map[string]string{voicev1alpha1.SecretKeyAccountSID: other, voicev1alpha1.SecretKeyAuthToken: "other-token"}
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+
+		ready := waitReason(ctx, obj, voicev1alpha1.ReasonAccountChanged)
+		Expect(ready.Message).To(ContainSubstring(t.account))
+		Expect(ready.Message).To(ContainSubstring(other))
+		Expect(kstatusOf(obj)).To(Equal(status.FailedStatus))
+		Expect(sim.Configurations(other)).To(BeEmpty())
+		Expect(simCalls.of(other)).To(BeEmpty())
+
+		By("deleting it with deletionPolicy Orphan, as the message says")
+		obj.Spec.DeletionPolicy = voicev1alpha1.DeletionPolicyOrphan
+		Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+	})
+
+	It("makes no remote call at all while paused", func(ctx SpecContext) {
+		obj := t.clientConfiguration("paused")
+		obj.Annotations = map[string]string{voicev1alpha1.AnnotationPaused: "true"}
+		create(ctx, obj)
+
+		Consistently(t.calls).WithContext(ctx).Should(BeEmpty())
+		patchAnnotation(ctx, obj, voicev1alpha1.AnnotationPaused, "")
+		waitReady(ctx, obj)
+	})
+
+	It("resyncs at once when reconcile-requested-at changes, and echoes the value", func(ctx SpecContext) {
+		obj := t.clientConfiguration("poke")
+		create(ctx, obj)
+		waitReady(ctx, obj)
+		Expect(sim.EditOutOfBand(t.account, obj.Status.ID, func(r *voicesim.Record) { r.CallNotificationMethod = "GET" })).To(Succeed())
+
+		patchAnnotation(ctx, obj, voicev1alpha1.AnnotationReconcileRequestedAt, "now-1")
+		Eventually(func(g Gomega) {
+			fetch(ctx, g, obj)
+			g.Expect(obj.Status.LastHandledReconcileAt).To(Equal("now-1"))
+			g.Expect(t.remote()[0].CallNotificationMethod).To(Equal("POST"))
+		}).WithContext(ctx).Should(Succeed())
+	})
+
+	It("writes nothing, remotely or to the apiserver, over several quiet resyncs", func(ctx SpecContext) {
+		for i := range 3 {
+			create(ctx, t.clientConfiguration(fmt.Sprintf("quiet-%d", i)))
+		}
+		for i := range 3 {
+			waitReady(ctx, t.clientConfiguration(fmt.Sprintf("quiet-%d", i)))
+		}
+		remoteWrites, objectWrites := writes(t.calls()), writesSeen.of(t.ns, "clientconfigurations")
+		reads := t.calls()[getConfig]
+
+		Consistently(func(g Gomega) {
+			g.Expect(writes(t.calls())).To(Equal(remoteWrites))
+			g.Expect(writesSeen.of(t.ns, "clientconfigurations")).To(Equal(objectWrites))
+		}).WithContext(ctx).WithTimeout(3 * resyncPeriod).Should(Succeed())
+		Expect(t.calls()[getConfig]-reads).To(BeNumerically(">=", 3), "the resyncs did happen")
+	})
+})
+
+// findCondition returns the condition of this type, or nil.
+func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == t {
+			return &conds[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voice"
+)
+
+// Where a drift correction came from, for Events and metrics.
+const (
+	sourceSpec   = "spec"
+	sourceRemote = "remote"
+)
+
+// desiredInput is the full state a create or PUT sends: every field, since
+// the API sets any omitted field to null.
+func desiredInput(obj *voicev1alpha1.ClientConfiguration) voice.ConfigurationInput {
+	var description *string
+	if obj.Spec.Description != "" {
+		d := obj.Spec.Description
+		description = &d
+	}
+	return voice.ConfigurationInput{
+		UniqueName:  obj.Spec.UniqueName,
+		Description: description,
+		CallNotification: voice.CallNotification{
+			URL:    obj.Spec.CallNotification.URL,
+			Method: string(methodOrDefault(obj.Spec.CallNotification.Method)),
+		},
+	}
+}
+
+// drift lists the fields we own in which remote differs from the spec; empty
+// means in sync. A null description and an empty one are the same.
+func drift(obj *voicev1alpha1.ClientConfiguration, remote *voice.Configuration) []string {
+	want := desiredInput(obj)
+	var fields []string
+	if remote.UniqueName != want.UniqueName {
+		fields = append(fields, "uniqueName")
+	}
+	if deref(remote.Description) != deref(want.Description) {
+		fields = append(fields, "description")
+	}
+	if remote.CallNotification.URL != want.CallNotification.URL {
+		fields = append(fields, "callNotification.url")
+	}
+	if !strings.EqualFold(remote.CallNotification.Method, want.CallNotification.Method) {
+		fields = append(fields, "callNotification.method")
+	}
+	return fields
+}
+
+// remoteOf turns the observed state kept in status back into the client's
+// type, so drift can be reported without another remote call.
+func remoteOf(r *voicev1alpha1.RemoteConfiguration) *voice.Configuration {
+	description := r.Description
+	return &voice.Configuration{
+		UniqueName:       r.UniqueName,
+		Description:      &description,
+		CallNotification: voice.CallNotification{URL: r.CallNotificationURL, Method: r.CallNotificationMethod},
+	}
+}
+
+// setInSync writes the InSync condition from a drift list.
+func setInSync(conds *[]metav1.Condition, generation int64, fields []string) {
+	c := metav1.Condition{Type: voicev1alpha1.ConditionInSync, Status: metav1.ConditionTrue, Reason: voicev1alpha1.ReasonSynced,
+		Message: "The remote configuration matches the spec", ObservedGeneration: generation}
+	if len(fields) > 0 {
+		c.Status, c.Reason = metav1.ConditionFalse, voicev1alpha1.ReasonDrifted
+		c.Message = "The remote configuration differs from the spec in: " + strings.Join(fields, ", ")
+	}
+	meta.SetStatusCondition(conds, c)
+}
+
+// sameAccount refuses to act when the credentials now name another account
+// than the one holding what this object created: acting would create a
+// second configuration and leave the first one unmanaged.
+func sameAccount(obj *voicev1alpha1.ClientConfiguration, account string) error {
+	recorded := obj.Status.AccountSID
+	if recorded == "" && obj.Status.ID == "" {
+		if intent := readIntent(obj); intent != nil {
+			recorded = intent.Account
+		}
+	}
+	if recorded == "" || recorded == account {
+		return nil
+	}
+	return stalled(voicev1alpha1.ReasonAccountChanged, fmt.Errorf(
+		"the remote configuration belongs to account %s, but Secret %q now holds credentials for account %s; "+
+			"restore the Secret, or to move: set spec.deletionPolicy: Orphan, delete this object, and create it again",
+		recorded, obj.Spec.CredentialsRef.Name, account))
+}
+
+// wantsAdoption reports whether the adopt annotation allows taking over a
+// remote configuration that already has the spec's unique name.
+func wantsAdoption(obj *voicev1alpha1.ClientConfiguration) bool {
+	return obj.Annotations[voicev1alpha1.AnnotationAdopt] == "true"
+}
+
+func methodOrDefault(m voicev1alpha1.HTTPMethod) voicev1alpha1.HTTPMethod {
+	if m == "" {
+		return voicev1alpha1.HTTPMethodPOST
+	}
+	return m
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

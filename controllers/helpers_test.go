@@ -1,0 +1,255 @@
+package controllers_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voicesim"
+)
+
+// remoteCalls counts the simulator's API calls per account, method and route
+// template, so a spec asserts on its own account's traffic only.
+type remoteCalls struct {
+	mu    sync.Mutex
+	calls map[string]map[string]int // account → "METHOD route" → count
+}
+
+var idPath = regexp.MustCompile(`^/v2/Configurations/Client/[^/]+$`)
+
+// wrap counts every request before the simulator (and its fault injection)
+// sees it.
+func (c *remoteCalls) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		account, _, _ := r.BasicAuth()
+		route := r.URL.Path
+		switch {
+		case route == "/v2/Configurations/Client/Default":
+		case idPath.MatchString(route):
+			route = "/v2/Configurations/Client/{id}"
+		}
+		c.mu.Lock()
+		if c.calls[account] == nil {
+			c.calls[account] = map[string]int{}
+		}
+		c.calls[account][r.Method+" "+route]++
+		c.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// of returns a copy of one account's counters.
+func (c *remoteCalls) of(account string) map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range c.calls[account] {
+		out[k] = v
+	}
+	return out
+}
+
+// Route keys used in assertions.
+const (
+	postConfig   = "POST /v2/Configurations/Client"
+	listConfigs  = "GET /v2/Configurations/Client"
+	getConfig    = "GET /v2/Configurations/Client/{id}"
+	putConfig    = "PUT /v2/Configurations/Client/{id}"
+	deleteConfig = "DELETE /v2/Configurations/Client/{id}"
+	postDefault  = "POST /v2/Configurations/Client/Default"
+	getDefault   = "GET /v2/Configurations/Client/Default"
+	deleteDefault = "DELETE /v2/Configurations/Client/Default"
+)
+
+// writes returns the sum of the write calls (POST, PUT, DELETE) in counters.
+func writes(calls map[string]int) int {
+	n := 0
+	for k, v := range calls {
+		if !strings.HasPrefix(k, "GET ") {
+			n += v
+		}
+	}
+	return n
+}
+
+// apiserverWrites counts the manager's write requests to the apiserver per
+// namespace and resource, through a RoundTripper on its rest config.
+type apiserverWrites struct {
+	mu     sync.Mutex
+	counts map[string]int // "namespace/resource" → count
+}
+
+var namespacedPath = regexp.MustCompile(`/namespaces/([^/]+)/([^/]+)`)
+
+func (a *apiserverWrites) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Method != http.MethodGet {
+			if m := namespacedPath.FindStringSubmatch(r.URL.Path); m != nil {
+				a.mu.Lock()
+				a.counts[m[1]+"/"+m[2]]++
+				a.mu.Unlock()
+			}
+		}
+		return rt.RoundTrip(r)
+	})
+}
+
+// of returns the writes to one resource in one namespace.
+func (a *apiserverWrites) of(namespace, resource string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.counts[namespace+"/"+resource]
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// tenant is one spec's world: a namespace, a simulator account of its own,
+// and a credentials Secret for it.
+type tenant struct {
+	ns, account, token string
+}
+
+const secretName = "twilio-credentials"
+
+// newTenant creates a namespace and a fresh simulator account; with
+// withSecret, also the credentials Secret for that account.
+func newTenant(ctx context.Context, withSecret bool) tenant {
+	t := tenant{ns: newNamespace(ctx), account: "AC" + randomHex(16), token: "tok-" + randomHex(12)}
+	sim.AddAccount(t.account, t.token)
+	if withSecret {
+		t.createSecret(ctx, secretName, t.account, t.token)
+	}
+	return t
+}
+
+func (t tenant) createSecret(ctx context.Context, name, account, token string) {
+	Expect(k8sClient.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: t.ns, Name: name},
+		StringData: map[string]string{voicev1alpha1.SecretKeyAccountSID: account, voicev1alpha1.SecretKeyAuthToken: token},
+	})).To(Succeed())
+}
+
+// calls returns the tenant's remote calls so far.
+func (t tenant) calls() map[string]int { return simCalls.of(t.account) }
+
+// remote returns the tenant's remote configurations.
+func (t tenant) remote() []voicesim.Record { return sim.Configurations(t.account) }
+
+// remoteByName returns the tenant's remote configurations with this name.
+func (t tenant) remoteByName(name string) []voicesim.Record {
+	var out []voicesim.Record
+	for _, r := range t.remote() {
+		if r.UniqueName == name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// clientConfiguration builds a ClientConfiguration in the tenant's namespace.
+func (t tenant) clientConfiguration(name string, mutate ...func(*voicev1alpha1.ClientConfiguration)) *voicev1alpha1.ClientConfiguration {
+	obj := &voicev1alpha1.ClientConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: t.ns, Name: name},
+		Spec: voicev1alpha1.ClientConfigurationSpec{
+			UniqueName:       name,
+			Description:      "webhook for " + name,
+			CallNotification: voicev1alpha1.CallNotification{URL: "https://example.com/notify/" + name, Method: voicev1alpha1.HTTPMethodPOST},
+			CredentialsRef:   voicev1alpha1.SecretReference{Name: secretName},
+		},
+	}
+	for _, m := range mutate {
+		m(obj)
+	}
+	return obj
+}
+
+// create creates obj and, when the spec ends, deletes it and waits until it
+// is gone, so no spec leaves reconciling objects behind.
+func create(ctx context.Context, obj client.Object) {
+	Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+	DeferCleanup(func(ctx SpecContext) {
+		cleanUp(ctx, obj)
+	})
+}
+
+// cleanUp deletes obj and waits for it to disappear. A paused object is
+// unpaused first, since its finalizer waits for that.
+func cleanUp(ctx context.Context, obj client.Object) {
+	Eventually(func(g Gomega) {
+		current := obj.DeepCopyObject().(client.Object)
+		err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), current)
+		if client.IgnoreNotFound(err) == nil && err != nil {
+			return
+		}
+		g.Expect(err).NotTo(HaveOccurred())
+		if isPaused(current) {
+			patchAnnotation(ctx, current, voicev1alpha1.AnnotationPaused, "")
+		}
+		g.Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, current))).To(Succeed())
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), current)).NotTo(Succeed())
+	}).WithContext(ctx).Should(Succeed(), "%s was not deleted", obj.GetName())
+}
+
+func isPaused(obj client.Object) bool {
+	return obj.GetAnnotations()[voicev1alpha1.AnnotationPaused] == "true"
+}
+
+// patchAnnotation sets (or, with "", removes) one annotation.
+func patchAnnotation(ctx context.Context, obj client.Object, key, value string) {
+	var patch string
+	if value == "" {
+		patch = fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, key)
+	} else {
+		patch = fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, key, value)
+	}
+	Expect(k8sClient.Patch(ctx, obj, client.RawPatch("application/merge-patch+json", []byte(patch)))).To(Succeed())
+}
+
+// fetch reads obj's current state into it.
+func fetch(ctx context.Context, g Gomega, obj client.Object) {
+	g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+}
+
+// readyCondition returns obj's Ready condition (nil when absent).
+func readyCondition(obj *voicev1alpha1.ClientConfiguration) *metav1.Condition {
+	return meta.FindStatusCondition(obj.Status.Conditions, voicev1alpha1.ConditionReady)
+}
+
+// kstatusOf computes the kstatus (what Flux, Argo CD and `kubectl wait`
+// judge by) of an object.
+func kstatusOf(obj client.Object) status.Status {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	Expect(err).NotTo(HaveOccurred())
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	Expect(err).NotTo(HaveOccurred())
+	un := &unstructured.Unstructured{Object: u}
+	un.SetGroupVersionKind(gvk)
+	res, err := status.Compute(un)
+	Expect(err).NotTo(HaveOccurred())
+	return res.Status
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

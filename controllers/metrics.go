@@ -1,0 +1,105 @@
+package controllers
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+const (
+	kindClientConfiguration = "ClientConfiguration"
+	kindAccountDefault      = "AccountDefault"
+)
+
+// Metrics are the operator's own Prometheus metrics, beside
+// controller-runtime's: remote API traffic, drift corrections, and how many
+// objects sit at each condition reason. A nil *Metrics records nothing.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	drift    *prometheus.CounterVec
+	objects  *prometheus.GaugeVec
+
+	mu      sync.Mutex
+	reasons map[string]map[types.NamespacedName]string // kind → object → reason
+}
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voice_operator_remote_requests_total",
+			Help: "Requests to the Twilio Voice API, by method, route template and HTTP status code (0: no answer).",
+		}, []string{"method", "route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "voice_operator_remote_request_duration_seconds",
+			Help:    "Latency of requests to the Twilio Voice API, by method and route template.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+		}, []string{"method", "route"}),
+		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voice_operator_drift_corrections_total",
+			Help: "Remote writes that corrected a difference from the spec, by kind and by source (spec: the spec changed; remote: the remote side was changed).",
+		}, []string{"kind", "source"}),
+		objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "voice_operator_objects",
+			Help: "Objects by kind and by the reason of their Ready condition.",
+		}, []string{"kind", "reason"}),
+		reasons: map[string]map[types.NamespacedName]string{},
+	}
+	reg.MustRegister(m.requests, m.latency, m.drift, m.objects)
+	return m
+}
+
+// ObserveRequest is the internal/voice Observer hook: one call per HTTP attempt.
+func (m *Metrics) ObserveRequest(method, route string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+func (m *Metrics) driftCorrected(kind, source string) {
+	if m == nil {
+		return
+	}
+	m.drift.WithLabelValues(kind, source).Inc()
+}
+
+// observeReason moves an object's count to its current Ready reason.
+func (m *Metrics) observeReason(kind string, key types.NamespacedName, reason string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	byObject := m.reasons[kind]
+	if byObject == nil {
+		byObject = map[types.NamespacedName]string{}
+		m.reasons[kind] = byObject
+	}
+	if prev, ok := byObject[key]; ok {
+		if prev == reason {
+			return
+		}
+		m.objects.WithLabelValues(kind, prev).Dec()
+	}
+	byObject[key] = reason
+	m.objects.WithLabelValues(kind, reason).Inc()
+}
+
+// forget drops an object that no longer exists from the gauge.
+func (m *Metrics) forget(kind string, key types.NamespacedName) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if prev, ok := m.reasons[kind][key]; ok {
+		m.objects.WithLabelValues(kind, prev).Dec()
+		delete(m.reasons[kind], key)
+	}
+}

@@ -1,0 +1,197 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voice"
+)
+
+// errorClass says how a reconciler reacts to a failed step.
+type errorClass int
+
+const (
+	// classTransient: retry with the workqueue's backoff (the error is
+	// returned to controller-runtime). Network trouble, 5xx, 401/403.
+	classTransient errorClass = iota
+	// classThrottled: retry after a known delay (Retry-After), nil error.
+	classThrottled
+	// classWaiting: nothing to retry until something we watch changes (the
+	// Secret appears, the referenced object becomes Ready).
+	classWaiting
+	// classStalled: a person must change something (spec, annotation,
+	// Secret). Stalled=True, the generation counts as handled, no requeue.
+	classStalled
+)
+
+// stepError is a failed reconcile step: the condition reason a person sees,
+// how to react, and the cause. Its message never holds a secret: errors from
+// internal/voice are built without credentials, and Secret values are never
+// formatted into one.
+type stepError struct {
+	reason string
+	class  errorClass
+	after  time.Duration // classThrottled only
+	err    error
+}
+
+func (e *stepError) Error() string { return e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+func transient(reason string, err error) error  { return &stepError{reason: reason, class: classTransient, err: err} }
+func waitingFor(reason string, err error) error { return &stepError{reason: reason, class: classWaiting, err: err} }
+func stalled(reason string, err error) error    { return &stepError{reason: reason, class: classStalled, err: err} }
+
+// remoteError classifies an error from the Voice API, adding what was being
+// done. It is the one place where remote error classes become reasons.
+func remoteError(doing string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var step *stepError
+	if errors.As(err, &step) {
+		return err
+	}
+	err = fmt.Errorf("%s: %w", doing, err)
+	switch voice.ClassOf(err) {
+	case voice.ClassInvalid:
+		return stalled(voicev1alpha1.ReasonInvalidSpec, err)
+	case voice.ClassConflict:
+		return stalled(voicev1alpha1.ReasonAlreadyExists, err)
+	case voice.ClassUnauthorized:
+		return transient(voicev1alpha1.ReasonCredentialsRejected, err)
+	case voice.ClassThrottled:
+		after := voice.RetryAfterOf(err)
+		if after <= 0 {
+			after = 5 * time.Second
+		}
+		return &stepError{reason: voicev1alpha1.ReasonThrottled, class: classThrottled, after: after, err: err}
+	default:
+		return transient(voicev1alpha1.ReasonRemoteUnavailable, err)
+	}
+}
+
+// asStep returns err as a stepError; anything unclassified is transient.
+func asStep(err error) *stepError {
+	var step *stepError
+	if errors.As(err, &step) {
+		return step
+	}
+	return &stepError{reason: voicev1alpha1.ReasonRemoteUnavailable, class: classTransient, err: err}
+}
+
+// result turns the outcome of a reconcile into what controller-runtime needs:
+// success requeues for the next resync; a stalled error is terminal (logged,
+// never retried until the object changes); a throttled one waits; a waiting
+// one relies on a watch; anything else is returned for the workqueue's
+// exponential backoff.
+func result(err error, resync time.Duration) (ctrl.Result, error) {
+	if err == nil {
+		return ctrl.Result{RequeueAfter: resync}, nil
+	}
+	step := asStep(err)
+	switch step.class {
+	case classStalled:
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	case classThrottled:
+		return ctrl.Result{RequeueAfter: step.after}, nil
+	case classWaiting:
+		return ctrl.Result{}, nil
+	default:
+		return ctrl.Result{}, err
+	}
+}
+
+// conditionState is the summary of one reconcile, written to the
+// Ready/Reconciling/Stalled conditions.
+type conditionState struct {
+	ready   bool
+	reason  string
+	message string
+	// stalled and reconciling are kstatus's abnormal-true conditions; at most
+	// one is set. A not-Ready object is always one or the other, so that
+	// kstatus (Flux, `kubectl wait`, Argo CD) never mistakes it for Current.
+	stalled, reconciling bool
+}
+
+// stateFor summarises a reconcile's error (nil for success).
+func stateFor(err error, readyMessage string) conditionState {
+	if err == nil {
+		return conditionState{ready: true, reason: voicev1alpha1.ReasonSynced, message: readyMessage}
+	}
+	step := asStep(err)
+	return conditionState{
+		reason:      step.reason,
+		message:     step.Error(),
+		stalled:     step.class == classStalled,
+		reconciling: step.class != classStalled,
+	}
+}
+
+// setConditions writes state into conds for generation. It reports whether
+// the generation counts as handled: done (Ready) or stalled (waiting for a
+// person); only then may status.observedGeneration move to it.
+func setConditions(conds *[]metav1.Condition, generation int64, s conditionState) (handled bool) {
+	ready := metav1.ConditionFalse
+	if s.ready {
+		ready = metav1.ConditionTrue
+	}
+	set := func(t string, status metav1.ConditionStatus) {
+		meta.SetStatusCondition(conds, metav1.Condition{
+			Type: t, Status: status, Reason: s.reason, Message: truncate(s.message), ObservedGeneration: generation,
+		})
+	}
+	set(voicev1alpha1.ConditionReady, ready)
+	if s.reconciling {
+		set(voicev1alpha1.ConditionReconciling, metav1.ConditionTrue)
+	} else {
+		meta.RemoveStatusCondition(conds, voicev1alpha1.ConditionReconciling)
+	}
+	if s.stalled {
+		set(voicev1alpha1.ConditionStalled, metav1.ConditionTrue)
+	} else {
+		meta.RemoveStatusCondition(conds, voicev1alpha1.ConditionStalled)
+	}
+	return s.ready || s.stalled
+}
+
+// truncate keeps condition messages within the API's 32 KiB limit (a remote
+// error message is not ours to bound).
+func truncate(msg string) string {
+	const limit = 1024
+	if len(msg) <= limit {
+		return msg
+	}
+	return msg[:limit] + "…"
+}
+
+// patchStatus writes obj's status with a merge patch against before (obj as
+// it was with its old status), and only when something changed: a resync that
+// found nothing new writes nothing. touch runs just before a real write, to
+// stamp fields such as lastSyncTime that must not cause a write by themselves.
+func patchStatus(ctx context.Context, c client.Client, obj, before client.Object, touch func()) error {
+	patch := client.MergeFrom(before)
+	data, err := patch.Data(obj)
+	if err != nil {
+		return fmt.Errorf("computing status patch: %w", err)
+	}
+	if string(data) == "{}" {
+		return nil
+	}
+	if touch != nil {
+		touch()
+	}
+	if err := c.Status().Patch(ctx, obj, patch); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}

@@ -1,0 +1,538 @@
+package voice
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Defaults of Options.
+const (
+	DefaultBaseURL        = "https://voice.twilio.com"
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultMaxAttempts    = 4
+	DefaultMaxRetryWait   = 5 * time.Second
+	DefaultRateLimit      = rate.Limit(10)
+	DefaultBurst          = 20
+	DefaultBackoffBase    = 250 * time.Millisecond
+	DefaultBackoffMax     = 4 * time.Second
+
+	// MaxBodyBytes caps what the client reads of any answer. The largest
+	// legitimate answer, a page of 1000 configurations, is far below it.
+	MaxBodyBytes = 1 << 20
+	// maxRetryAfter caps a server's Retry-After, so a broken or hostile
+	// answer cannot park an object for days.
+	maxRetryAfter = time.Hour
+	// maxPageSize is the API's largest page.
+	maxPageSize = 1000
+)
+
+// Options configure a Factory. The zero value is usable: every zero field
+// takes its default.
+type Options struct {
+	// BaseURL overrides the whole base URL (the manager's --voice-api-url
+	// flag; the simulator's address in tests). Empty: https://voice.twilio.com,
+	// or the regional host the credentials' region and edge select. Nothing
+	// else can change the host.
+	BaseURL string
+	// HTTPClient sends the requests. Default: a client with transport
+	// timeouts, TLS verification on, and redirects not followed (a redirect
+	// would resend the Basic credentials to wherever it points). A client
+	// whose transport skips TLS verification is refused.
+	HTTPClient *http.Client
+	// RequestTimeout bounds each HTTP attempt. Default 10s.
+	RequestTimeout time.Duration
+	// MaxAttempts is the number of attempts for a retryable failure,
+	// including the first. Default 4.
+	MaxAttempts int
+	// MaxRetryWait is the longest wait (Retry-After, backoff or the rate
+	// limiter's queue) the client sits out inline. A longer one ends the call
+	// with a Throttled or Unavailable error carrying RetryAfter, so the
+	// caller's work queue waits instead of a worker. Default 5s; negative
+	// means never wait inline.
+	MaxRetryWait time.Duration
+	// RateLimit is the per-account request rate (token bucket). Default 10
+	// per second; rate.Inf disables limiting.
+	RateLimit rate.Limit
+	// Burst is the per-account bucket size. Default 20.
+	Burst int
+	// BackoffBase is the first retry's backoff, doubled per retry, with
+	// jitter. Default 250ms; tests set it tiny.
+	BackoffBase time.Duration
+	// BackoffMax caps the backoff. Default 4s.
+	BackoffMax time.Duration
+	// Version is the operator version, sent in the User-Agent.
+	Version string
+	// Observer, if set, is called after every HTTP attempt with the method,
+	// the route template (e.g. "/v2/Configurations/Client/{id}"), the status
+	// (0 for a network failure) and the attempt's duration. It must be fast
+	// and safe for concurrent use.
+	Observer func(method, route string, status int, d time.Duration)
+}
+
+// withDefaults fills zero fields.
+func (o Options) withDefaults() Options {
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	switch {
+	case o.MaxRetryWait == 0:
+		o.MaxRetryWait = DefaultMaxRetryWait
+	case o.MaxRetryWait < 0:
+		o.MaxRetryWait = 0
+	}
+	if o.RateLimit <= 0 {
+		o.RateLimit = DefaultRateLimit
+	}
+	if o.Burst <= 0 {
+		o.Burst = DefaultBurst
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = DefaultBackoffBase
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = DefaultBackoffMax
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = defaultHTTPClient()
+	}
+	return o
+}
+
+func defaultHTTPClient() *http.Client {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if ok {
+		t = t.Clone()
+	} else {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 5 * time.Second
+	t.ResponseHeaderTimeout = 0 // the per-attempt context bounds the whole exchange
+	t.ExpectContinueTimeout = time.Second
+	t.IdleConnTimeout = 90 * time.Second
+	t.MaxIdleConns = 100
+	// Many reconcile workers talk to one host; keep their connections.
+	t.MaxIdleConnsPerHost = 32
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	return &http.Client{
+		Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// Factory hands out Clients per credentials. It shares one HTTP client and
+// one rate limiter per account SID across all of them, so a burst of
+// objects in one account is throttled as one however many Clients serve it.
+// It is safe for concurrent use.
+type Factory struct {
+	opts      Options
+	userAgent string
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+// NewFactory returns a Factory; zero fields of opts take their defaults.
+func NewFactory(opts Options) *Factory {
+	opts = opts.withDefaults()
+	return &Factory{
+		opts:      opts,
+		userAgent: userAgent(opts.Version),
+		limiters:  map[string]*rate.Limiter{},
+	}
+}
+
+// userAgent follows the shape of Twilio's Go SDK:
+// voice-operator/<version> (<os> <arch>) go/<go version>.
+func userAgent(version string) string {
+	version = strings.Map(func(r rune) rune {
+		if r <= ' ' || r > '~' || r == '(' || r == ')' {
+			return -1
+		}
+		return r
+	}, version)
+	if version == "" {
+		version = "dev"
+	}
+	return fmt.Sprintf("voice-operator/%s (%s %s) go/%s", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// limiter returns the account's shared limiter, creating it on first use.
+func (f *Factory) limiter(accountSID string) *rate.Limiter {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.limiters[accountSID]
+	if l == nil {
+		l = rate.NewLimiter(f.opts.RateLimit, f.opts.Burst)
+		f.limiters[accountSID] = l
+	}
+	return l
+}
+
+// For returns a Client for the credentials. It fails, without any network
+// call, when the credentials are incomplete or malformed, when the base URL
+// is unusable, or when the HTTP client skips TLS verification.
+func (f *Factory) For(creds Credentials) (*Client, error) {
+	if err := creds.Validate(); err != nil {
+		return nil, err
+	}
+	base, err := baseURL(f.opts.BaseURL, creds.Region, creds.Edge)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := f.opts.HTTPClient.Transport.(*http.Transport); ok && t.TLSClientConfig != nil && t.TLSClientConfig.InsecureSkipVerify {
+		return nil, errors.New("voice: refusing an HTTP client that skips TLS verification")
+	}
+	c := creds
+	return &Client{
+		f:       f,
+		base:    base,
+		creds:   &c,
+		limiter: f.limiter(creds.AccountSID),
+	}, nil
+}
+
+// baseURL picks the API's base URL: the override if any, else the host
+// Twilio's SDKs build from region and edge: voice.<edge>.<region>.twilio.com,
+// with region us1 when only an edge is given.
+func baseURL(override, region, edge string) (string, error) {
+	if override != "" {
+		u, err := url.Parse(override)
+		switch {
+		case err != nil:
+			return "", fmt.Errorf("voice: base URL does not parse: %w", err)
+		case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+			return "", errors.New("voice: base URL must be an absolute http or https URL")
+		case u.User != nil:
+			// Credentials in the URL would end up in error messages.
+			return "", errors.New("voice: base URL must not carry credentials")
+		case u.RawQuery != "" || u.Fragment != "":
+			return "", errors.New("voice: base URL must not have a query or fragment")
+		}
+		return strings.TrimRight(u.String(), "/"), nil
+	}
+	for key, v := range map[string]string{KeyRegion: region, KeyEdge: edge} {
+		if v != "" && !hostLabel.MatchString(v) {
+			return "", fmt.Errorf("%w: %s must be lowercase letters and digits only", ErrInvalidCredentials, key)
+		}
+	}
+	switch {
+	case region == "" && edge == "":
+		return DefaultBaseURL, nil
+	case edge == "":
+		return "https://voice." + region + ".twilio.com", nil
+	case region == "":
+		region = "us1"
+	}
+	return "https://voice." + edge + "." + region + ".twilio.com", nil
+}
+
+// Client talks to the API for one account. It is safe for concurrent use.
+// Its credentials sit behind a pointer so that even a reflective print of
+// the struct shows an address, not the secret.
+type Client struct {
+	f       *Factory
+	base    string
+	creds   *Credentials
+	limiter *rate.Limiter
+}
+
+// AccountSID returns the account the client acts for.
+func (c *Client) AccountSID() string { return c.creds.AccountSID }
+
+// BaseURL returns the base URL requests go to.
+func (c *Client) BaseURL() string { return c.base }
+
+// String describes the client without its secret.
+func (c *Client) String() string {
+	return fmt.Sprintf("voice.Client{%s at %s}", c.creds.String(), c.base)
+}
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
+// request is one logical API call, possibly several HTTP attempts.
+type request struct {
+	op     string
+	method string
+	route  string // template, for the Observer
+	path   string // escaped
+	query  url.Values
+	body   []byte
+	// idempotent calls are retried on every retryable failure; the create
+	// is not, and its failures after sending are Ambiguous.
+	idempotent bool
+	// retryMalformed retries unreadable answers: safe for reads only.
+	retryMalformed bool
+	// decode reads a 2xx body; nil means the body is ignored.
+	decode func([]byte) error
+}
+
+// do runs req with rate limiting and retries.
+func (c *Client) do(ctx context.Context, req request) error {
+	opts := c.f.opts
+	for attempt := 1; ; attempt++ {
+		if err := c.waitTurn(ctx, req.op); err != nil {
+			err.Attempts = attempt - 1
+			return err
+		}
+		e := c.attempt(ctx, req)
+		if e == nil {
+			return nil
+		}
+		e.Attempts = attempt
+		if attempt >= opts.MaxAttempts || !c.retryable(req, e) {
+			return e
+		}
+		wait := c.backoff(attempt)
+		if e.RetryAfter > 0 {
+			// Honour the server, with a little jitter so that many workers
+			// told the same Retry-After do not return in lockstep.
+			wait = e.RetryAfter + rand.N(e.RetryAfter/10+1)
+		}
+		if e.RetryAfter > opts.MaxRetryWait || wait > opts.MaxRetryWait {
+			if e.RetryAfter == 0 {
+				e.RetryAfter = wait
+			}
+			return e
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return e
+		}
+		if !sleep(ctx, wait) {
+			return e
+		}
+	}
+}
+
+// retryable decides whether a failed attempt is tried again.
+func (c *Client) retryable(req request, e *Error) bool {
+	switch {
+	case e.callerDone:
+		return false
+	case e.Class == ClassThrottled:
+		// A 429 was never processed (Twilio documents it), so even a create
+		// is safe to repeat.
+		return true
+	case e.Class == ClassUnavailable:
+		return req.idempotent || !e.Ambiguous
+	case e.Class == ClassMalformed:
+		return req.retryMalformed
+	}
+	return false
+}
+
+// backoff is capped exponential backoff with "equal jitter": half fixed,
+// half random, so retries spread out but never collapse to zero.
+func (c *Client) backoff(attempt int) time.Duration {
+	opts := c.f.opts
+	d := opts.BackoffBase
+	for i := 1; i < attempt && d < opts.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, opts.BackoffMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// waitTurn takes a token from the account's limiter, waiting at most
+// MaxRetryWait; a longer queue is reported as Throttled with RetryAfter.
+func (c *Client) waitTurn(ctx context.Context, op string) *Error {
+	if err := ctx.Err(); err != nil {
+		return contextError(op, err, false)
+	}
+	r := c.limiter.Reserve()
+	if !r.OK() {
+		return &Error{Op: op, Class: ClassThrottled, Message: "client-side rate limit admits no request"}
+	}
+	d := r.Delay()
+	if d == 0 {
+		return nil
+	}
+	dl, hasDeadline := ctx.Deadline()
+	if d > c.f.opts.MaxRetryWait || (hasDeadline && time.Until(dl) < d) {
+		r.Cancel()
+		return &Error{Op: op, Class: ClassThrottled, RetryAfter: d,
+			Message: "client-side rate limit: too many requests queued for this account"}
+	}
+	if !sleep(ctx, d) {
+		r.Cancel()
+		return contextError(op, ctx.Err(), false)
+	}
+	return nil
+}
+
+func contextError(op string, err error, ambiguous bool) *Error {
+	return &Error{Op: op, Class: ClassUnavailable, Message: "gave up", Err: err, Ambiguous: ambiguous, callerDone: true}
+}
+
+// attempt makes one HTTP exchange and turns its outcome into nil or an
+// *Error.
+func (c *Client) attempt(ctx context.Context, req request) *Error {
+	opts := c.f.opts
+	actx, cancel := context.WithTimeout(ctx, opts.RequestTimeout)
+	defer cancel()
+	// Whether the whole request went out decides whether a failed create is
+	// ambiguous: before that, the server cannot have applied it.
+	var wrote atomic.Bool
+	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	})
+	target := c.base + req.path
+	if len(req.query) > 0 {
+		target += "?" + req.query.Encode()
+	}
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	hreq, err := http.NewRequestWithContext(actx, req.method, target, body)
+	if err != nil {
+		return &Error{Op: req.op, Class: ClassInvalid, Message: "could not build the request", Err: err}
+	}
+	hreq.Header.Set("User-Agent", c.f.userAgent)
+	hreq.Header.Set("Accept", "application/json")
+	if req.body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	hreq.SetBasicAuth(c.creds.Username, c.creds.Password)
+
+	start := time.Now()
+	resp, err := opts.HTTPClient.Do(hreq)
+	if err != nil {
+		c.observe(req, 0, time.Since(start))
+		ambiguous := !req.idempotent && wrote.Load()
+		if ctx.Err() != nil {
+			return contextError(req.op, ctx.Err(), ambiguous)
+		}
+		return &Error{Op: req.op, Class: ClassUnavailable, Message: req.method + " " + req.route + " failed",
+			Err: stripURL(err), Ambiguous: ambiguous}
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	c.observe(req, resp.StatusCode, time.Since(start))
+
+	status, ctype := resp.StatusCode, resp.Header.Get("Content-Type")
+	if status < 200 || status > 299 {
+		e := &Error{Op: req.op, StatusCode: status, Class: classify(status), ContentType: ctype}
+		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if readErr == nil && len(data) <= MaxBodyBytes {
+			decodeErrorBody(e, data)
+		}
+		// A 5xx may come from a gateway after the backend applied the
+		// request; only a 429 is documented as never processed.
+		e.Ambiguous = !req.idempotent && e.Class == ClassUnavailable
+		return e
+	}
+	// From here on the server accepted the request: a create has happened,
+	// so any failure to read the answer leaves its id unknown.
+	switch {
+	case readErr != nil:
+		if ctx.Err() != nil {
+			return contextError(req.op, ctx.Err(), !req.idempotent)
+		}
+		return &Error{Op: req.op, StatusCode: status, Class: ClassUnavailable, ContentType: ctype,
+			Message: "answer cut off", Err: stripURL(readErr), Ambiguous: !req.idempotent}
+	case len(data) > MaxBodyBytes:
+		return malformed(req, status, ctype, fmt.Errorf("body larger than %d bytes", MaxBodyBytes), data)
+	case req.decode == nil:
+		return nil
+	}
+	if err := req.decode(data); err != nil {
+		return malformed(req, status, ctype, err, data)
+	}
+	return nil
+}
+
+func (c *Client) observe(req request, status int, d time.Duration) {
+	if obs := c.f.opts.Observer; obs != nil {
+		obs(req.method, req.route, status, d)
+	}
+}
+
+// malformed builds a readable error for an answer that cannot be decoded,
+// quoting only its first bytes.
+func malformed(req request, status int, ctype string, cause error, data []byte) *Error {
+	const snippet = 64
+	head := data[:min(len(data), snippet)]
+	if len(data) > 0 {
+		cause = fmt.Errorf("%w; body starts %q", cause, sanitize(string(head), snippet))
+	}
+	if mt, _, err := mime.ParseMediaType(ctype); err == nil {
+		ctype = mt
+	} else {
+		ctype = sanitize(ctype, 64)
+	}
+	return &Error{Op: req.op, StatusCode: status, Class: ClassMalformed, ContentType: ctype, Err: cause,
+		Ambiguous: !req.idempotent}
+}
+
+// stripURL drops the request URL that net/http puts in its errors: it is
+// noise in a condition message, and an override base URL is the one place
+// a careless user could have put credentials.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when
+// absent or unreadable, capped at maxRetryAfter.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}

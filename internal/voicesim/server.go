@@ -1,0 +1,813 @@
+package voicesim
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Route templates, the keys of the call counters (prefixed by the method,
+// as in "POST /v2/Configurations/Client").
+const (
+	// RouteCollection lists and creates configurations.
+	RouteCollection = "/v2/Configurations/Client"
+	// RouteInstance reads, replaces and deletes one configuration by id or
+	// unique name.
+	RouteInstance = "/v2/Configurations/Client/{id}"
+	// RouteDefault reads, sets and unsets the account's default.
+	RouteDefault = "/v2/Configurations/Client/Default"
+	// RouteOther counts requests to any path the API does not have.
+	RouteOther = "other"
+)
+
+const (
+	// maxRequestBody caps what the simulator reads of a request; a real API
+	// gateway refuses larger bodies too.
+	maxRequestBody  = 64 << 10
+	defaultPageSize = 50
+	maxPageSize     = 1000
+	// timeLayout is ISO 8601 in UTC with milliseconds, so two changes within
+	// one second still get different date_updated values.
+	timeLayout = "2006-01-02T15:04:05.000Z"
+)
+
+// Server is the simulator: an http.Handler serving the Voice v2 Client
+// Configurations API and the /_sim/ admin surface. Create it with New; all
+// methods are safe for concurrent use.
+type Server struct {
+	mu       sync.Mutex
+	accounts map[string]*account
+	keys     map[string]apiKey
+
+	faultsMu sync.Mutex
+	faults   Faults
+	rng      randSource
+
+	countMu     sync.Mutex
+	calls       map[string]int
+	faultCounts map[string]int
+
+	adminOnce sync.Once
+	admin     *http.ServeMux
+
+	// now is the clock, truncated to the milliseconds the API shows, so a
+	// Record's dates equal what a client decodes.
+	now func() time.Time
+}
+
+// apiKey is an API key (SK...) and the account it belongs to.
+type apiKey struct {
+	account string
+	secret  string
+}
+
+// New returns an empty simulator with no accounts and no faults.
+func New() *Server {
+	s := &Server{
+		accounts:    map[string]*account{},
+		keys:        map[string]apiKey{},
+		calls:       map[string]int{},
+		faultCounts: map[string]int{},
+		now:         func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+	}
+	s.SetFaults(Faults{})
+	return s
+}
+
+// AddAccount registers an account that authenticates with its SID and auth
+// token. Calling it again for the same SID replaces the token (a rotation)
+// and keeps the account's configurations.
+func (s *Server) AddAccount(accountSID, authToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[accountSID]; a != nil {
+		a.token = authToken
+		return
+	}
+	s.accounts[accountSID] = newAccount(accountSID, authToken)
+}
+
+// AddAPIKey registers an API key (SK...) with its secret for an account,
+// registering the account (without a usable auth token) if it is new.
+func (s *Server) AddAPIKey(accountSID, keySID, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.accounts[accountSID] == nil {
+		s.accounts[accountSID] = newAccount(accountSID, "")
+	}
+	s.keys[keySID] = apiKey{account: accountSID, secret: secret}
+}
+
+// ServeHTTP serves the API and, under /_sim/, the admin surface.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/_sim" || strings.HasPrefix(r.URL.Path, "/_sim/") {
+		s.serveAdmin(w, r)
+		return
+	}
+	route, key := matchRoute(r.URL.EscapedPath())
+	s.countCall(r.Method, route)
+
+	pre := s.drawPre()
+	if pre.delay > 0 {
+		t := time.NewTimer(pre.delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	switch pre.status {
+	case http.StatusServiceUnavailable:
+		s.countFault(FaultUnavailable)
+		setRetryAfter(w, pre.retry)
+		s.write(w, apiError(http.StatusServiceUnavailable, 20503, "Service Unavailable"))
+		return
+	case http.StatusTooManyRequests:
+		s.countFault(FaultThrottled)
+		setRetryAfter(w, pre.retry)
+		s.write(w, apiError(http.StatusTooManyRequests, 20429, "Too Many Requests"))
+		return
+	}
+
+	acct := s.authenticate(r)
+	if acct == nil {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		s.write(w, apiError(http.StatusUnauthorized, 20003, "Authenticate"))
+		return
+	}
+	resp := s.handle(acct, r, route, key)
+	s.finish(w, r, route, resp)
+}
+
+// setRetryAfter writes whole seconds, rounded up, as HTTP requires.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	if d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
+	}
+}
+
+// matchRoute maps an escaped path to its route template and, for
+// RouteInstance, the unescaped {id} segment. Matching on the escaped path
+// keeps "a%2Fb" one segment, as a real router does.
+func matchRoute(escaped string) (route, key string) {
+	rest, ok := strings.CutPrefix(escaped, RouteCollection)
+	switch {
+	case !ok:
+		return RouteOther, ""
+	case rest == "":
+		return RouteCollection, ""
+	case rest == "/Default":
+		return RouteDefault, ""
+	}
+	seg, ok := strings.CutPrefix(rest, "/")
+	if !ok || seg == "" || strings.Contains(seg, "/") {
+		return RouteOther, ""
+	}
+	key, err := url.PathUnescape(seg)
+	if err != nil || key == "" {
+		return RouteOther, ""
+	}
+	return RouteInstance, key
+}
+
+// authenticate returns the account the Basic credentials belong to, or nil.
+// Either the account SID with its auth token or an API key with its secret
+// is accepted, as Twilio does.
+func (s *Server) authenticate(r *http.Request) *account {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[user]; a != nil && a.token != "" && equal(a.token, pass) {
+		return a
+	}
+	if k, ok := s.keys[user]; ok && equal(k.secret, pass) {
+		return s.accounts[k.account]
+	}
+	return nil
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// response is an answer not yet written, so faults can act after the
+// request was processed.
+type response struct {
+	status int
+	body   []byte // JSON, nil for no content
+	allow  string // Allow header for 405
+}
+
+// apiError builds a Twilio-style error answer.
+func apiError(status, code int, message string) response {
+	b, _ := json.Marshal(struct {
+		Code     int    `json:"code"`
+		Message  string `json:"message"`
+		MoreInfo string `json:"more_info"`
+		Status   int    `json:"status"`
+	}{code, message, fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code), status})
+	return response{status: status, body: b}
+}
+
+func jsonResponse(status int, v any) response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return apiError(http.StatusInternalServerError, 20500, "Internal Server Error")
+	}
+	return response{status: status, body: b}
+}
+
+func (s *Server) write(w http.ResponseWriter, resp response) {
+	if resp.allow != "" {
+		w.Header().Set("Allow", resp.allow)
+	}
+	if resp.body == nil {
+		w.WriteHeader(resp.status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body)
+}
+
+// finish writes the answer, unless a fault that acts after processing (a
+// lost answer, a garbled answer) fires.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, route string, resp response) {
+	switch {
+	case route == RouteCollection && r.Method == http.MethodPost && resp.status == http.StatusCreated &&
+		s.draw(func(f Faults) float64 { return f.LostCreate }):
+		s.countFault(FaultLostCreate)
+		drop(w)
+		return
+	case route == RouteInstance && r.Method == http.MethodDelete && resp.status == http.StatusNoContent &&
+		s.draw(func(f Faults) float64 { return f.LostDelete }):
+		s.countFault(FaultLostDelete)
+		drop(w)
+		return
+	}
+	if resp.status/100 == 2 && resp.body != nil {
+		if kind := s.drawMalformed(); kind != "" {
+			s.countFault("malformed-" + string(kind))
+			ct, body := garble(kind, resp.body)
+			w.Header().Set("Content-Type", ct)
+			w.WriteHeader(resp.status)
+			_, _ = w.Write(body)
+			return
+		}
+	}
+	s.write(w, resp)
+}
+
+// drop closes the connection without an answer. With HTTP/1 it hijacks and
+// closes the connection; otherwise it uses net/http's documented way of
+// aborting a response, which the server recovers from silently.
+func drop(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// handle runs one authenticated API call against the account.
+func (s *Server) handle(a *account, r *http.Request, route, key string) response {
+	switch route {
+	case RouteCollection:
+		switch r.Method {
+		case http.MethodGet:
+			return s.list(a, r)
+		case http.MethodPost:
+			return s.create(a, r)
+		}
+		return methodNotAllowed("GET, POST")
+	case RouteInstance:
+		switch r.Method {
+		case http.MethodGet:
+			return s.get(a, r, key)
+		case http.MethodPut:
+			return s.put(a, r, key)
+		case http.MethodDelete:
+			return s.delete(a, key)
+		}
+		return methodNotAllowed("GET, PUT, DELETE")
+	case RouteDefault:
+		switch r.Method {
+		case http.MethodGet:
+			return s.getDefault(a, r)
+		case http.MethodPost:
+			return s.setDefault(a, r)
+		case http.MethodDelete:
+			return s.unsetDefault(a)
+		}
+		return methodNotAllowed("GET, POST, DELETE")
+	}
+	return apiError(http.StatusNotFound, 20404, "The requested resource was not found")
+}
+
+func methodNotAllowed(allow string) response {
+	resp := apiError(http.StatusMethodNotAllowed, 20004, "Method not allowed")
+	resp.allow = allow
+	return resp
+}
+
+func notFound(what string) response {
+	return apiError(http.StatusNotFound, 20404, fmt.Sprintf("The requested resource %s was not found", what))
+}
+
+// wireConfiguration is a configuration as the API answers it. "url" is not
+// in the reference; it is sent so clients prove they ignore unknown fields.
+type wireConfiguration struct {
+	AccountSID    string          `json:"account_sid"`
+	Configuration wireConfigBlock `json:"configuration"`
+	Description   *string         `json:"description"`
+	UniqueName    string          `json:"unique_name"`
+	ID            string          `json:"id"`
+	DateCreated   string          `json:"date_created"`
+	DateUpdated   string          `json:"date_updated"`
+	URL           string          `json:"url"`
+}
+
+type wireConfigBlock struct {
+	ConfigurationType string           `json:"configurationType"`
+	CallNotification  wireNotification `json:"callnotification"`
+}
+
+type wireNotification struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+}
+
+func toWire(r *http.Request, rec Record) wireConfiguration {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return wireConfiguration{
+		AccountSID: rec.AccountSID,
+		Configuration: wireConfigBlock{
+			ConfigurationType: rec.ConfigurationType,
+			CallNotification:  wireNotification{Method: rec.CallNotificationMethod, URL: rec.CallNotificationURL},
+		},
+		Description: rec.Description,
+		UniqueName:  rec.UniqueName,
+		ID:          rec.ID,
+		DateCreated: rec.DateCreated.UTC().Format(timeLayout),
+		DateUpdated: rec.DateUpdated.UTC().Format(timeLayout),
+		URL:         scheme + "://" + r.Host + RouteCollection + "/" + url.PathEscape(rec.ID),
+	}
+}
+
+// input is the body of a create or a full-replace PUT. Pointers tell an
+// absent field from an empty one.
+type input struct {
+	UniqueName    *string `json:"unique_name"`
+	Description   *string `json:"description"`
+	Configuration *struct {
+		ConfigurationType *string `json:"configurationType"`
+		CallNotification  *struct {
+			URL    *string `json:"url"`
+			Method *string `json:"method"`
+		} `json:"callnotification"`
+	} `json:"configuration"`
+}
+
+// readBody reads at most maxRequestBody bytes of the request body.
+func readBody(r *http.Request) ([]byte, *response) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		resp := apiError(http.StatusBadRequest, 20001, "Could not read the request body")
+		return nil, &resp
+	}
+	if len(b) > maxRequestBody {
+		resp := apiError(http.StatusRequestEntityTooLarge, 20001, "Request body too large")
+		return nil, &resp
+	}
+	return b, nil
+}
+
+// decodeInput validates a create or PUT body by the reference's rules and
+// returns the record it describes (without id or dates).
+func decodeInput(body []byte) (Record, *response) {
+	bad := func(code int, msg string) (Record, *response) {
+		resp := apiError(http.StatusBadRequest, code, msg)
+		return Record{}, &resp
+	}
+	var in input
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&in); err != nil {
+		return bad(20001, "Invalid JSON body")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return bad(20001, "Invalid JSON body: trailing data")
+	}
+	if in.UniqueName == nil || *in.UniqueName == "" {
+		return bad(20001, "Missing required parameter unique_name")
+	}
+	if err := validUniqueName(*in.UniqueName); err != nil {
+		return bad(20001, "unique_name cannot contain spaces")
+	}
+	if in.Configuration == nil {
+		return bad(20001, "Missing required parameter configuration")
+	}
+	if t := in.Configuration.ConfigurationType; t == nil || *t != "Client" {
+		return bad(20001, "configuration.configurationType must be Client")
+	}
+	cn := in.Configuration.CallNotification
+	if cn == nil || cn.URL == nil || *cn.URL == "" {
+		return bad(20001, "Missing required parameter configuration.callnotification.url")
+	}
+	u, err := url.Parse(*cn.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return bad(20001, "configuration.callnotification.url must be an absolute http or https URL")
+	}
+	if strings.Contains(u.Hostname(), "_") {
+		return bad(13806, "configuration.callnotification.url host must not contain underscores")
+	}
+	// An omitted method is POST, the webhook default Twilio uses elsewhere.
+	method := "POST"
+	if cn.Method != nil && *cn.Method != "" {
+		method = *cn.Method
+	}
+	if method != "GET" && method != "POST" {
+		return bad(20001, "configuration.callnotification.method must be GET or POST")
+	}
+	return Record{
+		UniqueName:             *in.UniqueName,
+		Description:            in.Description,
+		ConfigurationType:      "Client",
+		CallNotificationURL:    *cn.URL,
+		CallNotificationMethod: method,
+	}, nil
+}
+
+// newID returns voice_clientconfiguration_ and 32 lowercase hex digits.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "voice_clientconfiguration_" + hex.EncodeToString(b[:])
+}
+
+func (s *Server) create(a *account, r *http.Request) response {
+	body, errResp := readBody(r)
+	if errResp != nil {
+		return *errResp
+	}
+	rec, errResp := decodeInput(body)
+	if errResp != nil {
+		return *errResp
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	rec.ID, rec.AccountSID, rec.DateCreated, rec.DateUpdated = newID(), a.sid, now, now
+	st, err := a.insert(rec)
+	if err != nil {
+		return apiError(http.StatusConflict, 20409, "A configuration with this unique_name already exists")
+	}
+	return jsonResponse(http.StatusCreated, toWire(r, st.Record))
+}
+
+func (s *Server) get(a *account, r *http.Request, key string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := a.lookup(key)
+	if st == nil {
+		return notFound(RouteCollection + "/" + url.PathEscape(key))
+	}
+	return jsonResponse(http.StatusOK, toWire(r, st.Record))
+}
+
+func (s *Server) put(a *account, r *http.Request, key string) response {
+	body, errResp := readBody(r)
+	if errResp != nil {
+		return *errResp
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Not-found is checked before the body so a PUT to a deleted id says so
+	// whatever it carries.
+	st := a.lookup(key)
+	if st == nil {
+		return notFound(RouteCollection + "/" + url.PathEscape(key))
+	}
+	rec, errResp := decodeInput(body)
+	if errResp != nil {
+		return *errResp
+	}
+	rec.DateUpdated = s.now()
+	if err := a.replace(st, rec); err != nil {
+		return apiError(http.StatusConflict, 20409, "A configuration with this unique_name already exists")
+	}
+	return jsonResponse(http.StatusOK, toWire(r, st.Record))
+}
+
+func (s *Server) delete(a *account, key string) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := a.lookup(key)
+	if st == nil {
+		return notFound(RouteCollection + "/" + url.PathEscape(key))
+	}
+	a.remove(st)
+	return response{status: http.StatusNoContent}
+}
+
+// wirePage is the list answer: the reference's content + meta shape.
+type wirePage struct {
+	Content []wireConfiguration `json:"content"`
+	Meta    wireMeta            `json:"meta"`
+}
+
+type wireMeta struct {
+	DirectToken   bool    `json:"direct_token"`
+	ListKey       string  `json:"list_key"`
+	NextToken     *string `json:"next_token"`
+	PageSize      int     `json:"page_size"`
+	PreviousToken *string `json:"previous_token"`
+}
+
+// queryParam returns the first non-empty value among the spellings: the
+// reference writes pageSize, Twilio's SDKs send PageSize.
+func queryParam(q url.Values, names ...string) string {
+	for _, n := range names {
+		if v := q.Get(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (s *Server) list(a *account, r *http.Request) response {
+	q := r.URL.Query()
+	size := defaultPageSize
+	if v := queryParam(q, "pageSize", "PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return apiError(http.StatusBadRequest, 20001, "pageSize must be a positive integer")
+		}
+		size = min(n, maxPageSize)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items, next, prev, err := a.page(size, queryParam(q, "pageToken", "PageToken"))
+	if err != nil {
+		return apiError(http.StatusBadRequest, 20001, "Invalid pageToken")
+	}
+	page := wirePage{
+		Content: make([]wireConfiguration, 0, len(items)),
+		Meta:    wireMeta{DirectToken: true, ListKey: "content", PageSize: size},
+	}
+	for _, st := range items {
+		page.Content = append(page.Content, toWire(r, st.Record))
+	}
+	if next != "" {
+		page.Meta.NextToken = &next
+	}
+	if prev != "" {
+		page.Meta.PreviousToken = &prev
+	}
+	return jsonResponse(http.StatusOK, page)
+}
+
+func (s *Server) getDefault(a *account, r *http.Request) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := a.byID[a.def]
+	if a.def == "" || st == nil {
+		return apiError(http.StatusNotFound, 20404, "No default client configuration is set for this account")
+	}
+	return jsonResponse(http.StatusOK, toWire(r, st.Record))
+}
+
+func (s *Server) setDefault(a *account, r *http.Request) response {
+	body, errResp := readBody(r)
+	if errResp != nil {
+		return *errResp
+	}
+	var in struct {
+		ConfigurationID *string `json:"configuration_id"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return apiError(http.StatusBadRequest, 20001, "Invalid JSON body")
+	}
+	if in.ConfigurationID == nil || *in.ConfigurationID == "" {
+		return apiError(http.StatusBadRequest, 20001, "Missing required parameter configuration_id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := a.byID[*in.ConfigurationID]
+	if st == nil {
+		return notFound(RouteCollection + "/" + url.PathEscape(*in.ConfigurationID))
+	}
+	a.def = st.ID
+	return response{status: http.StatusNoContent}
+}
+
+func (s *Server) unsetDefault(a *account) response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a.def = ""
+	return response{status: http.StatusNoContent}
+}
+
+func (s *Server) countCall(method, route string) {
+	// Methods are bounded to the ones net/http can parse, but a fuzzer or a
+	// hostile client can still send anything; fold the unusual ones so the
+	// counter map cannot grow without bound.
+	switch method {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodHead, http.MethodOptions:
+	default:
+		method = "OTHER"
+	}
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	s.calls[method+" "+route]++
+}
+
+func (s *Server) countFault(kind string) {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	s.faultCounts[kind]++
+}
+
+// Calls returns a copy of the call counters, keyed "METHOD route-template"
+// (for example "POST /v2/Configurations/Client"). Every API request that
+// reached the handler is counted, faulted or not, authenticated or not.
+func (s *Server) Calls() map[string]int {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+// CallCount returns the number of calls with this method to this route
+// template (one of the Route constants).
+func (s *Server) CallCount(method, route string) int {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	return s.calls[method+" "+route]
+}
+
+// FaultCounts returns a copy of the injected-fault counters, keyed by the
+// Fault constants and "malformed-<kind>".
+func (s *Server) FaultCounts() map[string]int {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	return maps.Clone(s.faultCounts)
+}
+
+// ResetCalls zeroes the call counters and the fault counters.
+func (s *Server) ResetCalls() {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	clear(s.calls)
+	clear(s.faultCounts)
+}
+
+// Configurations returns a copy of an account's configurations in creation
+// order; nil for an unknown account.
+func (s *Server) Configurations(accountSID string) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[accountSID]
+	if a == nil {
+		return nil
+	}
+	return a.snapshot()
+}
+
+// Default returns the id of the account's default configuration, or "".
+func (s *Server) Default(accountSID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[accountSID]; a != nil {
+		return a.def
+	}
+	return ""
+}
+
+// Accounts returns the registered account SIDs, sorted.
+func (s *Server) Accounts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sortedKeys(s.accounts)
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// account returns the account or ErrUnknownAccount; s.mu must be held.
+func (s *Server) account(sid string) (*account, error) {
+	a := s.accounts[sid]
+	if a == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, sid)
+	}
+	return a, nil
+}
+
+// CreateOutOfBand creates a configuration as a person would in the Console,
+// bypassing the API (no call is counted, no fault applies). ID, AccountSID
+// and dates in r are ignored; an empty ConfigurationType becomes "Client"
+// and an empty method "POST". It returns the new id.
+func (s *Server) CreateOutOfBand(accountSID string, r Record) (string, error) {
+	if err := validUniqueName(r.UniqueName); err != nil {
+		return "", err
+	}
+	if r.ConfigurationType == "" {
+		r.ConfigurationType = "Client"
+	}
+	if r.CallNotificationMethod == "" {
+		r.CallNotificationMethod = "POST"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountSID)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	r.ID, r.AccountSID, r.DateCreated, r.DateUpdated = newID(), accountSID, now, now
+	st, err := a.insert(r)
+	if err != nil {
+		return "", err
+	}
+	return st.ID, nil
+}
+
+// EditOutOfBand changes a configuration (by id or unique name) as a person
+// would in the Console: fn edits a copy, which replaces the stored record.
+// ID, AccountSID and DateCreated cannot change; DateUpdated is set to now.
+// Any other value is accepted as is, so tests can plant drift the API would
+// refuse, except an invalid or already-used unique name.
+func (s *Server) EditOutOfBand(accountSID, id string, fn func(*Record)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountSID)
+	if err != nil {
+		return err
+	}
+	st := a.lookup(id)
+	if st == nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	rec := st.Record.clone()
+	fn(&rec)
+	if err := validUniqueName(rec.UniqueName); err != nil {
+		return err
+	}
+	rec.DateUpdated = s.now()
+	return a.replace(st, rec)
+}
+
+// DeleteOutOfBand deletes a configuration (by id or unique name) as a
+// person would in the Console, clearing the default if it pointed there.
+func (s *Server) DeleteOutOfBand(accountSID, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountSID)
+	if err != nil {
+		return err
+	}
+	st := a.lookup(id)
+	if st == nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	a.remove(st)
+	return nil
+}
+
+// SetDefaultOutOfBand points the account default at a configuration (by id
+// or unique name); an empty id clears it.
+func (s *Server) SetDefaultOutOfBand(accountSID, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountSID)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		a.def = ""
+		return nil
+	}
+	st := a.lookup(id)
+	if st == nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	a.def = st.ID
+	return nil
+}
