@@ -3,19 +3,30 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"fmt"
+	"net/url"
 	"os"
+	"time"
 
+	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/controllers"
+	"github.com/twilio-operator/voice-operator/internal/voice"
 )
+
+// version is stamped at build time (-ldflags "-X main.version=...").
+var version = "dev"
 
 var scheme = runtime.NewScheme()
 
@@ -24,40 +35,122 @@ func init() {
 	utilruntime.Must(voicev1alpha1.AddToScheme(scheme))
 }
 
-func main() {
-	var metricsAddr, probeAddr string
-	var leaderElect bool
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
-	opts := zap.Options{}
-	opts.BindFlags(flag.CommandLine)
-	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-	log := ctrl.Log.WithName("setup")
+// options are the command-line flags.
+type options struct {
+	metricsAddr, probeAddr string
+	leaderElect            bool
+	leaderElectionNS       string
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "voice-operator.voice.twilio-operator.io",
+	voiceAPIURL    string
+	resync         time.Duration
+	concurrency    int
+	voiceQPS       float64
+	voiceBurst     int
+	requestTimeout time.Duration
+	kubeQPS        float64
+	kubeBurst      int
+}
+
+func parseFlags() (options, zap.Options) {
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to; 0 disables them.")
+	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
+	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the operator's own namespace).")
+	flag.StringVar(&o.voiceAPIURL, "voice-api-url", "", "Base URL of the Voice API, overriding https://voice.twilio.com and any region/edge (for the simulator and tests). Only this flag can change it; never a Secret.")
+	flag.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often an unchanged object is compared with the remote side (jittered by 10%), so remote drift is caught.")
+	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
+	flag.Float64Var(&o.voiceQPS, "voice-api-qps", 10, "Requests per second to the Voice API, per Twilio account (token bucket).")
+	flag.IntVar(&o.voiceBurst, "voice-api-burst", 20, "Burst of the per-account token bucket.")
+	flag.DurationVar(&o.requestTimeout, "voice-api-timeout", 10*time.Second, "Timeout of one request to the Voice API.")
+	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 50, "Requests per second to the Kubernetes apiserver.")
+	flag.IntVar(&o.kubeBurst, "kube-api-burst", 100, "Burst of requests to the Kubernetes apiserver.")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	return o, zapOpts
+}
+
+func main() {
+	o, zapOpts := parseFlags()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "Operator stopped with an error")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	log := ctrl.Log.WithName("setup")
+	if o.voiceAPIURL != "" {
+		if u, err := url.Parse(o.voiceAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--voice-api-url %q is not an absolute http(s) URL", o.voiceAPIURL)
+		}
+	}
+
+	restCfg := ctrl.GetConfigOrDie()
+	restCfg.QPS, restCfg.Burst = float32(o.kubeQPS), o.kubeBurst
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:  o.probeAddr,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        "voice-operator.voice.twilio-operator.io",
+		LeaderElectionNamespace: o.leaderElectionNS,
+		// The new leader starts at once when the old one exits cleanly.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
-		log.Error(err, "Failed to create the manager")
-		os.Exit(1)
+		return fmt.Errorf("creating the manager: %w", err)
 	}
+
+	m := controllers.NewMetrics(metrics.Registry)
+	factory := voice.NewFactory(voice.Options{
+		BaseURL:        o.voiceAPIURL,
+		RequestTimeout: o.requestTimeout,
+		RateLimit:      rate.Limit(o.voiceQPS),
+		Burst:          o.voiceBurst,
+		Version:        version,
+		Observer:       m.ObserveRequest,
+	})
+	recorder := mgr.GetEventRecorder("voice-operator")
+	if err := (&controllers.ClientConfigurationReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Clients:                 controllers.NewClientFactory(factory),
+		Recorder:                recorder,
+		ResyncPeriod:            o.resync,
+		MaxConcurrentReconciles: o.concurrency,
+		Metrics:                 m,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the ClientConfiguration controller: %w", err)
+	}
+
+	if err := (&controllers.AccountDefaultReconciler{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Clients:      controllers.NewClientFactory(factory),
+		Recorder:     recorder,
+		ResyncPeriod: o.resync,
+		Metrics:      m,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the AccountDefault controller: %w", err)
+	}
+
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		log.Error(err, "Failed to add the health check")
-		os.Exit(1)
+		return fmt.Errorf("adding the health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		log.Error(err, "Failed to add the readiness check")
-		os.Exit(1)
+		return fmt.Errorf("adding the readiness check: %w", err)
 	}
-	log.Info("Starting the manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
-		log.Error(err, "Manager stopped with an error")
-		os.Exit(1)
+	log.Info("Starting the manager", "version", version, "resyncPeriod", o.resync, "voiceAPI", apiDescription(o.voiceAPIURL))
+	return mgr.Start(ctx)
+}
+
+// apiDescription says which Voice API the operator talks to, for the log.
+func apiDescription(override string) string {
+	if override != "" {
+		return override
 	}
+	return "https://voice.twilio.com (or the region/edge of each Secret)"
 }

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -85,7 +84,7 @@ func (r *ClientConfigurationReconciler) Reconcile(ctx context.Context, req ctrl.
 	r.summarise(obj, oldStatus, err)
 	before := obj.DeepCopy()
 	before.Status = *oldStatus
-	if perr := patchStatus(ctx, r.Client, obj, before, func() { r.touch(obj, err) }); perr != nil {
+	if perr := patchStatus(ctx, r.Client, obj, before, touchLastSync(obj, &obj.Status.LastSyncTime, err)); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
 	return result(err, wait.Jitter(r.ResyncPeriod, 0.1))
@@ -277,7 +276,7 @@ func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *vo
 	}
 	if voice.IsNotFound(err) {
 		obj.Status.ID, obj.Status.Remote = "", nil
-		return &stepError{reason: voicev1alpha1.ReasonNotFound, class: classWaiting, err: fmt.Errorf(
+		return &stepError{reason: voicev1alpha1.ReasonNotFound, class: classWaiting, after: r.ResyncPeriod, err: fmt.Errorf(
 			"no remote configuration has unique name %q; managementPolicy is ObserveOnly, so it is not created", obj.Spec.UniqueName)}
 	}
 	if err != nil {
@@ -358,31 +357,15 @@ func (r *ClientConfigurationReconciler) record(obj *voicev1alpha1.ClientConfigur
 // summarise writes the conditions, observedGeneration and, for a new
 // failure, a Warning Event.
 func (r *ClientConfigurationReconciler) summarise(obj *voicev1alpha1.ClientConfiguration, old *voicev1alpha1.ClientConfigurationStatus, err error) {
-	if value, ok := obj.Annotations[voicev1alpha1.AnnotationReconcileRequestedAt]; ok && err == nil {
-		obj.Status.LastHandledReconcileAt = value
-	}
-	state := stateFor(err, r.readyMessage(obj))
-	if !obj.DeletionTimestamp.IsZero() && err == nil {
-		return // the object is going; its status no longer matters
-	}
-	if setConditions(&obj.Status.Conditions, obj.Generation, state) {
-		obj.Status.ObservedGeneration = obj.Generation
+	if !summarise(r.Recorder, r.Metrics, kindClientConfiguration, obj, commonStatus{
+		conditions:         &obj.Status.Conditions,
+		observedGeneration: &obj.Status.ObservedGeneration,
+		lastHandled:        &obj.Status.LastHandledReconcileAt,
+	}, old.Conditions, err, r.readyMessage(obj)) {
+		return
 	}
 	if err == nil && obj.Status.Remote != nil {
 		setInSync(&obj.Status.Conditions, obj.Generation, drift(obj, remoteOf(obj.Status.Remote)))
-	}
-	r.Metrics.observeReason(kindClientConfiguration, client.ObjectKeyFromObject(obj), state.reason)
-	if err != nil {
-		warnOnChange(r.Recorder, obj, old.Conditions, state)
-	}
-}
-
-// touch stamps lastSyncTime when a write happens anyway and the object is
-// in sync, so the field never causes a write by itself.
-func (r *ClientConfigurationReconciler) touch(obj *voicev1alpha1.ClientConfiguration, err error) {
-	if err == nil && obj.DeletionTimestamp.IsZero() {
-		now := metav1.Now()
-		obj.Status.LastSyncTime = &now
 	}
 }
 

@@ -68,13 +68,13 @@ func (c *remoteCalls) of(account string) map[string]int {
 
 // Route keys used in assertions.
 const (
-	postConfig   = "POST /v2/Configurations/Client"
-	listConfigs  = "GET /v2/Configurations/Client"
-	getConfig    = "GET /v2/Configurations/Client/{id}"
-	putConfig    = "PUT /v2/Configurations/Client/{id}"
-	deleteConfig = "DELETE /v2/Configurations/Client/{id}"
-	postDefault  = "POST /v2/Configurations/Client/Default"
-	getDefault   = "GET /v2/Configurations/Client/Default"
+	postConfig    = "POST /v2/Configurations/Client"
+	listConfigs   = "GET /v2/Configurations/Client"
+	getConfig     = "GET /v2/Configurations/Client/{id}"
+	putConfig     = "PUT /v2/Configurations/Client/{id}"
+	deleteConfig  = "DELETE /v2/Configurations/Client/{id}"
+	postDefault   = "POST /v2/Configurations/Client/Default"
+	getDefault    = "GET /v2/Configurations/Client/Default"
 	deleteDefault = "DELETE /v2/Configurations/Client/Default"
 )
 

@@ -16,6 +16,10 @@ import (
 // with a merge patch that carries the resourceVersion, so a finalizer list
 // edited meanwhile by someone else is never overwritten (the conflict is
 // retried by the workqueue).
+//
+// The patch is sent for a copy: the apiserver's answer holds the stored
+// status, which must not overwrite the status this reconcile is building in
+// obj. Only the new resourceVersion is carried back.
 func patchMetadata(ctx context.Context, c client.Client, obj client.Object, mutate func()) error {
 	before := obj.DeepCopyObject().(client.Object)
 	mutate()
@@ -29,9 +33,11 @@ func patchMetadata(ctx context.Context, c client.Client, obj client.Object, muta
 	if !strings.Contains(string(data), `"annotations"`) && !strings.Contains(string(data), `"finalizers"`) {
 		return nil
 	}
-	if err := c.Patch(ctx, obj, patch); err != nil {
+	sent := obj.DeepCopyObject().(client.Object)
+	if err := c.Patch(ctx, sent, patch); err != nil {
 		return fmt.Errorf("updating metadata: %w", err)
 	}
+	obj.SetResourceVersion(sent.GetResourceVersion())
 	return nil
 }
 

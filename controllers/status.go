@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -26,7 +27,8 @@ const (
 	// classThrottled: retry after a known delay (Retry-After), nil error.
 	classThrottled
 	// classWaiting: nothing to retry until something we watch changes (the
-	// Secret appears, the referenced object becomes Ready).
+	// Secret appears, the referenced object becomes Ready), or, when nothing
+	// we watch can tell, until a set delay has passed.
 	classWaiting
 	// classStalled: a person must change something (spec, annotation,
 	// Secret). Stalled=True, the generation counts as handled, no requeue.
@@ -40,16 +42,22 @@ const (
 type stepError struct {
 	reason string
 	class  errorClass
-	after  time.Duration // classThrottled only
+	after  time.Duration // classThrottled; classWaiting when no watch will fire
 	err    error
 }
 
 func (e *stepError) Error() string { return e.err.Error() }
 func (e *stepError) Unwrap() error { return e.err }
 
-func transient(reason string, err error) error  { return &stepError{reason: reason, class: classTransient, err: err} }
-func waitingFor(reason string, err error) error { return &stepError{reason: reason, class: classWaiting, err: err} }
-func stalled(reason string, err error) error    { return &stepError{reason: reason, class: classStalled, err: err} }
+func transient(reason string, err error) error {
+	return &stepError{reason: reason, class: classTransient, err: err}
+}
+func waitingFor(reason string, err error) error {
+	return &stepError{reason: reason, class: classWaiting, err: err}
+}
+func stalled(reason string, err error) error {
+	return &stepError{reason: reason, class: classStalled, err: err}
+}
 
 // remoteError classifies an error from the Voice API, adding what was being
 // done. It is the one place where remote error classes become reasons.
@@ -105,7 +113,7 @@ func result(err error, resync time.Duration) (ctrl.Result, error) {
 	case classThrottled:
 		return ctrl.Result{RequeueAfter: step.after}, nil
 	case classWaiting:
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: step.after}, nil
 	default:
 		return ctrl.Result{}, err
 	}
@@ -194,4 +202,46 @@ func patchStatus(ctx context.Context, c client.Client, obj, before client.Object
 		return client.IgnoreNotFound(err)
 	}
 	return nil
+}
+
+// commonStatus points at the status fields both kinds share.
+type commonStatus struct {
+	conditions         *[]metav1.Condition
+	observedGeneration *int64
+	lastHandled        *string
+}
+
+// summarise writes a reconcile's outcome into status: the conditions,
+// observedGeneration when the generation was handled, the handled
+// reconcile-requested-at value, the metrics, and a Warning Event for a new
+// failure. It returns false for an object whose deletion went through, whose
+// status no longer matters.
+func summarise(recorder events.EventRecorder, m *Metrics, kind string, obj client.Object, s commonStatus, old []metav1.Condition, err error, readyMessage string) bool {
+	if !obj.GetDeletionTimestamp().IsZero() && err == nil {
+		return false
+	}
+	if value, ok := obj.GetAnnotations()[voicev1alpha1.AnnotationReconcileRequestedAt]; ok && err == nil {
+		*s.lastHandled = value
+	}
+	state := stateFor(err, readyMessage)
+	if setConditions(s.conditions, obj.GetGeneration(), state) {
+		*s.observedGeneration = obj.GetGeneration()
+	}
+	m.observeReason(kind, client.ObjectKeyFromObject(obj), state.reason)
+	if err != nil {
+		warnOnChange(recorder, obj, old, state)
+	}
+	return true
+}
+
+// touchLastSync returns the patchStatus hook that stamps lastSyncTime when a
+// status write happens anyway and the object is in sync, so the field never
+// causes a write by itself.
+func touchLastSync(obj client.Object, lastSync **metav1.Time, err error) func() {
+	return func() {
+		if err == nil && obj.GetDeletionTimestamp().IsZero() {
+			now := metav1.Now()
+			*lastSync = &now
+		}
+	}
 }

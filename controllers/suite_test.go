@@ -16,12 +16,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/controllers"
@@ -61,6 +61,9 @@ func TestControllers(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// Every Eventually here gets the spec's context; without this, Gomega
+	// would wait on such an assertion until the context ends, not 30 s.
+	EnforceDefaultTimeoutsWhenUsingContexts()
 	SetDefaultEventuallyTimeout(30 * time.Second)
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	SetDefaultConsistentlyDuration(2 * time.Second)
@@ -125,6 +128,14 @@ func startManager() {
 		Recorder:                mgr.GetEventRecorder("voice-operator"),
 		ResyncPeriod:            resyncPeriod,
 		MaxConcurrentReconciles: 4,
+	}).SetupWithManager(ctx, mgr)).To(Succeed())
+
+	Expect((&controllers.AccountDefaultReconciler{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Clients:      controllers.NewClientFactory(factory),
+		Recorder:     mgr.GetEventRecorder("voice-operator"),
+		ResyncPeriod: resyncPeriod,
 	}).SetupWithManager(ctx, mgr)).To(Succeed())
 
 	go func() {

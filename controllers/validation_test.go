@@ -81,16 +81,22 @@ var _ = Describe("API validation through the real kube-apiserver", func() {
 			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "ftp://example.com/notify" },
 			"spec.callNotification.url", "must be an absolute http or https URL"),
 		Entry("url host with an underscore (Twilio error 13806)",
-			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "https://my_host.example.com/x" },
+			func(o *voicev1alpha1.ClientConfiguration) {
+				o.Spec.CallNotification.URL = "https://my_host.example.com/x"
+			},
 			"spec.callNotification.url", "must not contain underscores"),
 		Entry("url with credentials",
-			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "https://user:pass@example.com/x" },
+			func(o *voicev1alpha1.ClientConfiguration) {
+				o.Spec.CallNotification.URL = "https://user:pass@example.com/x"
+			},
 			"spec.callNotification.url", "must not contain credentials"),
 		Entry("method PATCH",
 			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.Method = "PATCH" },
 			"spec.callNotification.method", `supported values: "GET", "POST"`),
 		Entry("credentialsRef naming another namespace",
-			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CredentialsRef.Name = "other-namespace/twilio-credentials" },
+			func(o *voicev1alpha1.ClientConfiguration) {
+				o.Spec.CredentialsRef.Name = "other-namespace/twilio-credentials"
+			},
 			"spec.credentialsRef.name", "should match"),
 		Entry("unknown deletionPolicy",
 			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.DeletionPolicy = "Keep" },
@@ -171,4 +177,3 @@ func readObjects(file string) []*unstructured.Unstructured {
 		}
 	}
 }
-

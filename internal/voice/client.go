@@ -308,15 +308,17 @@ func (c *Client) do(ctx context.Context, req request) error {
 			return e
 		}
 		wait := c.backoff(attempt)
-		if e.RetryAfter > 0 {
-			// Honour the server, with a little jitter so that many workers
-			// told the same Retry-After do not return in lockstep.
-			wait = e.RetryAfter + rand.N(e.RetryAfter/10+1)
-		}
-		if e.RetryAfter > opts.MaxRetryWait || wait > opts.MaxRetryWait {
-			if e.RetryAfter == 0 {
-				e.RetryAfter = wait
-			}
+		switch {
+		case e.RetryAfter > opts.MaxRetryWait:
+			// Too long to hold a worker: the caller's queue waits instead.
+			return e
+		case e.RetryAfter > 0:
+			// Honour the server, with a little jitter (within MaxRetryWait)
+			// so that workers told the same Retry-After do not return in
+			// lockstep.
+			wait = e.RetryAfter + min(rand.N(e.RetryAfter/10+1), opts.MaxRetryWait-e.RetryAfter)
+		case wait > opts.MaxRetryWait:
+			e.RetryAfter = wait
 			return e
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {

@@ -25,7 +25,7 @@ func TestRequests(t *testing.T) {
 		method     string
 		path       string // {existing} is replaced by that configuration's id
 		body       string
-		user, pass string // default: account A
+		user, pass string // default: account A; user "-" sends no credentials
 		wantStatus int
 		wantCode   int // Twilio error code; 0: no error body expected
 	}{

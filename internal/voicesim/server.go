@@ -8,11 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,6 +117,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	route, key := matchRoute(r.URL.EscapedPath())
 	s.countCall(r.Method, route)
+	// The body is read before anything else, as a gateway would buffer it;
+	// it also lets net/http notice a client that gives up during the
+	// injected latency, which it only watches for once the body is consumed.
+	body, errResp := readBody(r)
 
 	pre := s.drawPre()
 	if pre.delay > 0 {
@@ -149,8 +151,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.write(w, apiError(http.StatusUnauthorized, 20003, "Authenticate"))
 		return
 	}
-	resp := s.handle(acct, r, route, key)
-	s.finish(w, r, route, resp)
+	resp := errResp
+	if resp == nil {
+		ok := s.handle(acct, r, route, key, body)
+		resp = &ok
+	}
+	s.finish(w, r, route, *resp)
 }
 
 // setRetryAfter writes whole seconds, rounded up, as HTTP requires.
@@ -287,14 +293,14 @@ func drop(w http.ResponseWriter) {
 }
 
 // handle runs one authenticated API call against the account.
-func (s *Server) handle(a *account, r *http.Request, route, key string) response {
+func (s *Server) handle(a *account, r *http.Request, route, key string, body []byte) response {
 	switch route {
 	case RouteCollection:
 		switch r.Method {
 		case http.MethodGet:
 			return s.list(a, r)
 		case http.MethodPost:
-			return s.create(a, r)
+			return s.create(a, r, body)
 		}
 		return methodNotAllowed("GET, POST")
 	case RouteInstance:
@@ -302,7 +308,7 @@ func (s *Server) handle(a *account, r *http.Request, route, key string) response
 		case http.MethodGet:
 			return s.get(a, r, key)
 		case http.MethodPut:
-			return s.put(a, r, key)
+			return s.put(a, r, key, body)
 		case http.MethodDelete:
 			return s.delete(a, key)
 		}
@@ -312,7 +318,7 @@ func (s *Server) handle(a *account, r *http.Request, route, key string) response
 		case http.MethodGet:
 			return s.getDefault(a, r)
 		case http.MethodPost:
-			return s.setDefault(a, r)
+			return s.setDefault(a, body)
 		case http.MethodDelete:
 			return s.unsetDefault(a)
 		}
@@ -464,11 +470,7 @@ func newID() string {
 	return "voice_clientconfiguration_" + hex.EncodeToString(b[:])
 }
 
-func (s *Server) create(a *account, r *http.Request) response {
-	body, errResp := readBody(r)
-	if errResp != nil {
-		return *errResp
-	}
+func (s *Server) create(a *account, r *http.Request, body []byte) response {
 	rec, errResp := decodeInput(body)
 	if errResp != nil {
 		return *errResp
@@ -494,11 +496,7 @@ func (s *Server) get(a *account, r *http.Request, key string) response {
 	return jsonResponse(http.StatusOK, toWire(r, st.Record))
 }
 
-func (s *Server) put(a *account, r *http.Request, key string) response {
-	body, errResp := readBody(r)
-	if errResp != nil {
-		return *errResp
-	}
+func (s *Server) put(a *account, r *http.Request, key string, body []byte) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Not-found is checked before the body so a PUT to a deleted id says so
@@ -596,11 +594,7 @@ func (s *Server) getDefault(a *account, r *http.Request) response {
 	return jsonResponse(http.StatusOK, toWire(r, st.Record))
 }
 
-func (s *Server) setDefault(a *account, r *http.Request) response {
-	body, errResp := readBody(r)
-	if errResp != nil {
-		return *errResp
-	}
+func (s *Server) setDefault(a *account, body []byte) response {
 	var in struct {
 		ConfigurationID *string `json:"configuration_id"`
 	}
@@ -645,169 +639,4 @@ func (s *Server) countFault(kind string) {
 	s.countMu.Lock()
 	defer s.countMu.Unlock()
 	s.faultCounts[kind]++
-}
-
-// Calls returns a copy of the call counters, keyed "METHOD route-template"
-// (for example "POST /v2/Configurations/Client"). Every API request that
-// reached the handler is counted, faulted or not, authenticated or not.
-func (s *Server) Calls() map[string]int {
-	s.countMu.Lock()
-	defer s.countMu.Unlock()
-	return maps.Clone(s.calls)
-}
-
-// CallCount returns the number of calls with this method to this route
-// template (one of the Route constants).
-func (s *Server) CallCount(method, route string) int {
-	s.countMu.Lock()
-	defer s.countMu.Unlock()
-	return s.calls[method+" "+route]
-}
-
-// FaultCounts returns a copy of the injected-fault counters, keyed by the
-// Fault constants and "malformed-<kind>".
-func (s *Server) FaultCounts() map[string]int {
-	s.countMu.Lock()
-	defer s.countMu.Unlock()
-	return maps.Clone(s.faultCounts)
-}
-
-// ResetCalls zeroes the call counters and the fault counters.
-func (s *Server) ResetCalls() {
-	s.countMu.Lock()
-	defer s.countMu.Unlock()
-	clear(s.calls)
-	clear(s.faultCounts)
-}
-
-// Configurations returns a copy of an account's configurations in creation
-// order; nil for an unknown account.
-func (s *Server) Configurations(accountSID string) []Record {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.accounts[accountSID]
-	if a == nil {
-		return nil
-	}
-	return a.snapshot()
-}
-
-// Default returns the id of the account's default configuration, or "".
-func (s *Server) Default(accountSID string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if a := s.accounts[accountSID]; a != nil {
-		return a.def
-	}
-	return ""
-}
-
-// Accounts returns the registered account SIDs, sorted.
-func (s *Server) Accounts() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return sortedKeys(s.accounts)
-}
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
-
-// account returns the account or ErrUnknownAccount; s.mu must be held.
-func (s *Server) account(sid string) (*account, error) {
-	a := s.accounts[sid]
-	if a == nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, sid)
-	}
-	return a, nil
-}
-
-// CreateOutOfBand creates a configuration as a person would in the Console,
-// bypassing the API (no call is counted, no fault applies). ID, AccountSID
-// and dates in r are ignored; an empty ConfigurationType becomes "Client"
-// and an empty method "POST". It returns the new id.
-func (s *Server) CreateOutOfBand(accountSID string, r Record) (string, error) {
-	if err := validUniqueName(r.UniqueName); err != nil {
-		return "", err
-	}
-	if r.ConfigurationType == "" {
-		r.ConfigurationType = "Client"
-	}
-	if r.CallNotificationMethod == "" {
-		r.CallNotificationMethod = "POST"
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(accountSID)
-	if err != nil {
-		return "", err
-	}
-	now := s.now()
-	r.ID, r.AccountSID, r.DateCreated, r.DateUpdated = newID(), accountSID, now, now
-	st, err := a.insert(r)
-	if err != nil {
-		return "", err
-	}
-	return st.ID, nil
-}
-
-// EditOutOfBand changes a configuration (by id or unique name) as a person
-// would in the Console: fn edits a copy, which replaces the stored record.
-// ID, AccountSID and DateCreated cannot change; DateUpdated is set to now.
-// Any other value is accepted as is, so tests can plant drift the API would
-// refuse, except an invalid or already-used unique name.
-func (s *Server) EditOutOfBand(accountSID, id string, fn func(*Record)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(accountSID)
-	if err != nil {
-		return err
-	}
-	st := a.lookup(id)
-	if st == nil {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	rec := st.Record.clone()
-	fn(&rec)
-	if err := validUniqueName(rec.UniqueName); err != nil {
-		return err
-	}
-	rec.DateUpdated = s.now()
-	return a.replace(st, rec)
-}
-
-// DeleteOutOfBand deletes a configuration (by id or unique name) as a
-// person would in the Console, clearing the default if it pointed there.
-func (s *Server) DeleteOutOfBand(accountSID, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(accountSID)
-	if err != nil {
-		return err
-	}
-	st := a.lookup(id)
-	if st == nil {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	a.remove(st)
-	return nil
-}
-
-// SetDefaultOutOfBand points the account default at a configuration (by id
-// or unique name); an empty id clears it.
-func (s *Server) SetDefaultOutOfBand(accountSID, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(accountSID)
-	if err != nil {
-		return err
-	}
-	if id == "" {
-		a.def = ""
-		return nil
-	}
-	st := a.lookup(id)
-	if st == nil {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	a.def = st.ID
-	return nil
 }

@@ -1,0 +1,370 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voice"
+)
+
+// Event reasons for what the AccountDefault controller did.
+const (
+	EventDefaultSet   = "DefaultSet"
+	EventDefaultUnset = "DefaultUnset"
+	EventDefaultLeft  = "DefaultLeft"
+)
+
+// Field indexes of AccountDefaults.
+const (
+	// configurationRefIndex finds the AccountDefaults that name a
+	// ClientConfiguration, so a change to it reconciles them at once.
+	configurationRefIndex = ".spec.configurationRef.name"
+	// accountIndex finds the AccountDefaults that manage an account, to pick
+	// the one owner among them.
+	accountIndex = ".status.accountSid"
+)
+
+// AccountDefaultReconciler keeps one Client Configuration the default of a
+// Twilio account for each AccountDefault object that owns its account.
+type AccountDefaultReconciler struct {
+	// Client reads and writes the objects (through the manager's cache).
+	Client client.Client
+	// APIReader reads Secrets straight from the apiserver (see connector).
+	APIReader client.Reader
+	// Clients builds the Voice API client for a set of credentials.
+	Clients ClientFactory
+	// Recorder records Events on the objects.
+	Recorder events.EventRecorder
+	// ResyncPeriod is how often the account's default is checked again, so a
+	// default changed by hand is put back (jittered by up to 10%).
+	ResyncPeriod time.Duration
+	// Metrics records drift corrections and condition reasons; may be nil.
+	Metrics *Metrics
+}
+
+// +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=accountdefaults,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=accountdefaults/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=accountdefaults/finalizers,verbs=update
+// +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=clientconfigurations,verbs=get;list;watch
+
+// Reconcile only dispatches: fetch, then delete or normal, then one status
+// patch if anything changed.
+func (r *AccountDefaultReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := &voicev1alpha1.AccountDefault{}
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		r.Metrics.forget(kindAccountDefault, req.NamespacedName)
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if isPaused(obj) {
+		ctrl.LoggerFrom(ctx).V(1).Info("Skipped paused object")
+		return ctrl.Result{}, nil
+	}
+	oldStatus := obj.Status.DeepCopy()
+
+	var err error
+	if !obj.DeletionTimestamp.IsZero() {
+		err = r.reconcileDelete(ctx, obj)
+	} else {
+		err = r.reconcileNormal(ctx, obj)
+	}
+
+	summarise(r.Recorder, r.Metrics, kindAccountDefault, obj, commonStatus{
+		conditions:         &obj.Status.Conditions,
+		observedGeneration: &obj.Status.ObservedGeneration,
+		lastHandled:        &obj.Status.LastHandledReconcileAt,
+	}, oldStatus.Conditions, err, fmt.Sprintf("%s is the default of account %s", obj.Status.ConfigurationID, obj.Status.AccountSID))
+	before := obj.DeepCopy()
+	before.Status = *oldStatus
+	if perr := patchStatus(ctx, r.Client, obj, before, touchLastSync(obj, &obj.Status.LastSyncTime, err)); perr != nil {
+		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	return result(err, wait.Jitter(r.ResyncPeriod, 0.1))
+}
+
+// reconcileNormal makes the target configuration the account's default.
+func (r *AccountDefaultReconciler) reconcileNormal(ctx context.Context, obj *voicev1alpha1.AccountDefault) error {
+	api, err := connector{secrets: r.APIReader, clients: r.Clients}.connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
+	if err != nil {
+		return err
+	}
+	// Recorded before anything else, so that other AccountDefaults of the
+	// same account can see this one when they pick the owner.
+	obj.Status.AccountSID = api.AccountSID()
+	if err := r.ownAccount(ctx, obj); err != nil {
+		return err
+	}
+	// Finalizer first, to avoid the race between init and delete.
+	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
+		return transient(voicev1alpha1.ReasonProgressing, err)
+	}
+	target, err := r.target(ctx, obj, api.AccountSID())
+	if err != nil {
+		return err
+	}
+	return r.ensureDefault(ctx, obj, api, target)
+}
+
+// ownAccount makes sure this object is the one that manages its account's
+// default: the oldest AccountDefault of the account (by creation time, then
+// namespace/name) owns it; the others report Conflict and make no remote
+// call, so two objects never take turns overwriting each other.
+func (r *AccountDefaultReconciler) ownAccount(ctx context.Context, obj *voicev1alpha1.AccountDefault) error {
+	owner, err := r.ownerOf(ctx, obj.Status.AccountSID, obj)
+	if err != nil {
+		return transient(voicev1alpha1.ReasonProgressing, err)
+	}
+	if owner == client.ObjectKeyFromObject(obj) {
+		return nil
+	}
+	obj.Status.ConfigurationID = ""
+	return stalled(voicev1alpha1.ReasonConflict, fmt.Errorf(
+		"AccountDefault %s already manages the default of account %s; an account has one default, so delete one of the two objects",
+		owner, obj.Status.AccountSID))
+}
+
+// ownerOf returns the AccountDefault that owns account, counting self (which
+// may not have recorded its account yet) and every live AccountDefault that
+// has recorded it.
+func (r *AccountDefaultReconciler) ownerOf(ctx context.Context, account string, self *voicev1alpha1.AccountDefault) (types.NamespacedName, error) {
+	list := &voicev1alpha1.AccountDefaultList{}
+	if err := r.Client.List(ctx, list, client.MatchingFields{accountIndex: account}); err != nil {
+		return types.NamespacedName{}, fmt.Errorf("listing the AccountDefaults of account %s: %w", account, err)
+	}
+	owner := self
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.DeletionTimestamp.IsZero() && older(other, owner) {
+			owner = other
+		}
+	}
+	return client.ObjectKeyFromObject(owner), nil
+}
+
+// older orders AccountDefaults by creation time, then namespace/name, so
+// every reconcile of every object agrees on the owner.
+func older(a, b *voicev1alpha1.AccountDefault) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return client.ObjectKeyFromObject(a).String() < client.ObjectKeyFromObject(b).String()
+}
+
+// target resolves the configuration id to make the default: the raw
+// configurationId, or the status.id of the referenced ClientConfiguration
+// once it is Ready in the same account.
+func (r *AccountDefaultReconciler) target(ctx context.Context, obj *voicev1alpha1.AccountDefault, account string) (string, error) {
+	if obj.Spec.ConfigurationRef == nil {
+		return obj.Spec.ConfigurationID, nil
+	}
+	name := obj.Spec.ConfigurationRef.Name
+	cc := &voicev1alpha1.ClientConfiguration{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: name}, cc)
+	if client.IgnoreNotFound(err) != nil {
+		return "", transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("reading ClientConfiguration %q: %w", name, err))
+	}
+	switch {
+	case err != nil:
+		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotFound, fmt.Errorf("ClientConfiguration %q does not exist in namespace %q", name, obj.Namespace))
+	case !cc.DeletionTimestamp.IsZero():
+		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotFound, fmt.Errorf("ClientConfiguration %q is being deleted", name))
+	case !isReady(cc.Status.Conditions, cc.Generation, cc.Status.ObservedGeneration) || cc.Status.ID == "":
+		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotReady, fmt.Errorf("ClientConfiguration %q is not Ready yet", name))
+	case cc.Status.AccountSID != account:
+		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotReady, fmt.Errorf(
+			"ClientConfiguration %q lives in account %s, but this AccountDefault's Secret names account %s", name, cc.Status.AccountSID, account))
+	}
+	return cc.Status.ID, nil
+}
+
+// ensureDefault reads the account's default and sets it only when it is not
+// already the target: a resync that finds it in place writes nothing.
+func (r *AccountDefaultReconciler) ensureDefault(ctx context.Context, obj *voicev1alpha1.AccountDefault, api VoiceAPI, target string) error {
+	current, err := api.GetDefault(ctx)
+	previous := ""
+	switch {
+	case err == nil:
+		previous = current.ID
+	case !voice.IsNotFound(err):
+		return remoteError("reading the account's default configuration", err)
+	}
+	if previous == target {
+		obj.Status.ConfigurationID = target
+		return nil
+	}
+	if err := api.SetDefault(ctx, target); err != nil {
+		if voice.IsNotFound(err) {
+			// The id is gone remotely: a referenced ClientConfiguration
+			// recreates it at its next resync; a raw id may be fixed by hand.
+			obj.Status.ConfigurationID = ""
+			return &stepError{reason: voicev1alpha1.ReasonConfigurationNotFound, class: classWaiting, after: r.ResyncPeriod,
+				err: fmt.Errorf("configuration %s does not exist in account %s", target, api.AccountSID())}
+		}
+		return remoteError("setting the account's default configuration", err)
+	}
+	obj.Status.ConfigurationID = target
+	source := sourceSpec
+	if previous != "" && obj.Status.ObservedGeneration == obj.Generation {
+		source = sourceRemote
+	}
+	r.Metrics.driftCorrected(kindAccountDefault, source)
+	if previous == "" {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, EventDefaultSet, "SetDefault", "Made %s the default of account %s", target, api.AccountSID())
+	} else {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, EventDefaultSet, "SetDefault", "Made %s the default of account %s (it was %s)", target, api.AccountSID(), previous)
+	}
+	return nil
+}
+
+// reconcileDelete unsets the account's default (policy Delete) only if it is
+// still the one this object set, then releases the finalizer.
+func (r *AccountDefaultReconciler) reconcileDelete(ctx context.Context, obj *voicev1alpha1.AccountDefault) error {
+	if !controllerutil.ContainsFinalizer(obj, voicev1alpha1.Finalizer) {
+		return nil
+	}
+	if obj.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyDelete && obj.Status.ConfigurationID != "" {
+		if err := r.unsetIfOurs(ctx, obj); err != nil {
+			return err
+		}
+	}
+	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.RemoveFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
+		return transient(voicev1alpha1.ReasonProgressing, err)
+	}
+	return nil
+}
+
+// unsetIfOurs clears the account's default if it is still the one this
+// object set; a default someone else chose meanwhile is left alone.
+func (r *AccountDefaultReconciler) unsetIfOurs(ctx context.Context, obj *voicev1alpha1.AccountDefault) error {
+	api, err := connector{secrets: r.APIReader, clients: r.Clients}.connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
+	if err != nil {
+		step := asStep(err)
+		step.err = fmt.Errorf("cannot unset the account's default until the credentials are back (or set spec.deletionPolicy: Orphan): %w", step.err)
+		return step
+	}
+	if api.AccountSID() != obj.Status.AccountSID {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventDefaultLeft, "UnsetDefault",
+			"The Secret now names account %s, not %s; left the default of %s as it is", api.AccountSID(), obj.Status.AccountSID, obj.Status.AccountSID)
+		return nil
+	}
+	current, err := api.GetDefault(ctx)
+	if voice.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return remoteError("reading the account's default configuration", err)
+	}
+	if current.ID != obj.Status.ConfigurationID {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, EventDefaultLeft, "UnsetDefault",
+			"The account's default is now %s, which this object did not set; left it as it is", current.ID)
+		return nil
+	}
+	if err := api.UnsetDefault(ctx); err != nil && !voice.IsNotFound(err) {
+		return remoteError("unsetting the account's default configuration", err)
+	}
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, EventDefaultUnset, "UnsetDefault", "Unset %s as the default of account %s", current.ID, api.AccountSID())
+	return nil
+}
+
+// isReady reports whether conds say Ready=True for the current generation.
+func isReady(conds []metav1.Condition, generation, observed int64) bool {
+	ready := meta.FindStatusCondition(conds, voicev1alpha1.ConditionReady)
+	return ready != nil && ready.Status == metav1.ConditionTrue && observed == generation
+}
+
+// SetupWithManager registers the controller: AccountDefaults, the
+// ClientConfigurations they reference, the other AccountDefaults of the same
+// account, and the Secrets they name (metadata only).
+func (r *AccountDefaultReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	indexer := mgr.GetFieldIndexer()
+	indexes := map[string]client.IndexerFunc{
+		credentialsIndex: func(o client.Object) []string {
+			return []string{o.(*voicev1alpha1.AccountDefault).Spec.CredentialsRef.Name}
+		},
+		configurationRefIndex: func(o client.Object) []string {
+			if ref := o.(*voicev1alpha1.AccountDefault).Spec.ConfigurationRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		},
+		accountIndex: func(o client.Object) []string {
+			if sid := o.(*voicev1alpha1.AccountDefault).Status.AccountSID; sid != "" {
+				return []string{sid}
+			}
+			return nil
+		},
+	}
+	for field, extract := range indexes {
+		if err := indexer.IndexField(ctx, &voicev1alpha1.AccountDefault{}, field, extract); err != nil {
+			return fmt.Errorf("indexing AccountDefaults by %s: %w", field, err)
+		}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&voicev1alpha1.AccountDefault{}, builder.WithPredicates(reconcileTriggers())).
+		Watches(&voicev1alpha1.ClientConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.referencing)).
+		Watches(&voicev1alpha1.AccountDefault{}, handler.EnqueueRequestsFromMapFunc(r.sameAccount), builder.WithPredicates(accountChanged())).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(dependentsOfSecret(mgr.GetClient(), &voicev1alpha1.AccountDefaultList{}))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		Named("accountdefault").
+		Complete(r)
+}
+
+// referencing maps a ClientConfiguration to the AccountDefaults that name it.
+func (r *AccountDefaultReconciler) referencing(ctx context.Context, cc client.Object) []reconcile.Request {
+	return r.requestsFor(ctx, client.InNamespace(cc.GetNamespace()), client.MatchingFields{configurationRefIndex: cc.GetName()})
+}
+
+// sameAccount maps an AccountDefault to every AccountDefault of its account,
+// so that when one appears, is deleted or records its account, the others
+// pick the owner again.
+func (r *AccountDefaultReconciler) sameAccount(ctx context.Context, ad client.Object) []reconcile.Request {
+	sid := ad.(*voicev1alpha1.AccountDefault).Status.AccountSID
+	if sid == "" {
+		return nil
+	}
+	return r.requestsFor(ctx, client.MatchingFields{accountIndex: sid})
+}
+
+func (r *AccountDefaultReconciler) requestsFor(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	list := &voicev1alpha1.AccountDefaultList{}
+	if err := r.Client.List(ctx, list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AccountDefaults")
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return requests
+}
+
+// accountChanged lets through the AccountDefault events that can change who
+// owns an account: one recording its account, being deleted or going away.
+func accountChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, n := e.ObjectOld.(*voicev1alpha1.AccountDefault), e.ObjectNew.(*voicev1alpha1.AccountDefault)
+			return o.Status.AccountSID != n.Status.AccountSID || o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
+		},
+		DeleteFunc: func(event.DeleteEvent) bool { return true },
+	}
+}
