@@ -69,8 +69,23 @@ envtest: ## Build kube-apiserver, etcd and kubectl from source into bin/k8s/$(KU
 	@hack/envtest.sh $(KUBE_VERSION) $(ETCD_VERSION) >/dev/null
 
 .PHONY: test
-test: $(if $(filter true,$(CI)),verify,manifests generate fmt) vet envtest ## Run every test: unit, fuzz seeds, envtest suites.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -v ./... $(GO_TEST_FLAGS)
+test: $(if $(filter true,$(CI)),verify,manifests generate fmt) vet envtest fuzz ## Run every test: fuzzing (briefly), unit tests, envtest suites, e2e.
+	@echo "== controllers with --observe=get (the rest of the run uses the default, list)"
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" VOICE_OBSERVE=get go test -race -count=1 ./controllers/ $(GO_TEST_FLAGS)
+	@echo "== every package"
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -race -count=1 -v ./... $(GO_TEST_FLAGS)
+
+# Fuzz targets as package:Func. `go test ./...` runs their seed corpora; this
+# explores beyond them for FUZZTIME each.
+FUZZ_TARGETS := internal/voice:FuzzDecodeConfiguration internal/voice:FuzzDecodePage internal/voice:FuzzDecodeError internal/voicesim:FuzzSimulatorRequest
+
+.PHONY: fuzz
+fuzz: ## Fuzz the client's decoders and the simulator's request decoding for FUZZTIME each (make fuzz FUZZTIME=5m).
+	@for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; fn=$${target##*:}; \
+		echo "fuzzing $$fn in ./$$pkg for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 ##@ Build
 

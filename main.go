@@ -43,6 +43,8 @@ type options struct {
 
 	voiceAPIURL    string
 	resync         time.Duration
+	observe        string
+	pageSize       int
 	concurrency    int
 	voiceQPS       float64
 	voiceBurst     int
@@ -59,6 +61,8 @@ func parseFlags() (options, zap.Options) {
 	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the operator's own namespace).")
 	flag.StringVar(&o.voiceAPIURL, "voice-api-url", "", "Base URL of the Voice API, overriding https://voice.twilio.com and any region/edge (for the simulator and tests). Only this flag can change it; never a Secret.")
 	flag.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often an unchanged object is compared with the remote side (jittered by 10%), so remote drift is caught.")
+	flag.StringVar(&o.observe, "observe", "list", "How remote configurations are observed: list (one paged List per account per resync period, shared by all objects) or get (one GET per object per resync period).")
+	flag.IntVar(&o.pageSize, "list-page-size", 100, "Page size of the List requests of --observe=list.")
 	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
 	flag.Float64Var(&o.voiceQPS, "voice-api-qps", 10, "Requests per second to the Voice API, per Twilio account (token bucket).")
 	flag.IntVar(&o.voiceBurst, "voice-api-burst", 20, "Burst of the per-account token bucket.")
@@ -88,6 +92,10 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	if o.observe != "list" && o.observe != "get" {
+		return fmt.Errorf("--observe must be list or get, not %q", o.observe)
+	}
+
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = float32(o.kubeQPS), o.kubeBurst
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
@@ -114,6 +122,10 @@ func run(ctx context.Context, o options) error {
 		Observer:       m.ObserveRequest,
 	})
 	recorder := mgr.GetEventRecorder("voice-operator")
+	var remote *controllers.RemoteCache
+	if o.observe == "list" {
+		remote = controllers.NewRemoteCache(mgr.GetClient(), o.resync, o.pageSize)
+	}
 	if err := (&controllers.ClientConfigurationReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
@@ -122,6 +134,7 @@ func run(ctx context.Context, o options) error {
 		ResyncPeriod:            o.resync,
 		MaxConcurrentReconciles: o.concurrency,
 		Metrics:                 m,
+		Remote:                  remote,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ClientConfiguration controller: %w", err)
 	}
@@ -143,7 +156,7 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
-	log.Info("Starting the manager", "version", version, "resyncPeriod", o.resync, "voiceAPI", apiDescription(o.voiceAPIURL))
+	log.Info("Starting the manager", "version", version, "resyncPeriod", o.resync, "observe", o.observe, "voiceAPI", apiDescription(o.voiceAPIURL))
 	return mgr.Start(ctx)
 }
 

@@ -52,6 +52,10 @@ type ClientConfigurationReconciler struct {
 	MaxConcurrentReconciles int
 	// Metrics records drift corrections and condition reasons; may be nil.
 	Metrics *Metrics
+	// Remote, when set, observes remote configurations through one paged
+	// List per account per ResyncPeriod instead of one GET per object
+	// (--observe=list); it then also drives the periodic resync.
+	Remote *RemoteCache
 }
 
 // +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=clientconfigurations,verbs=get;list;watch;update;patch
@@ -87,7 +91,16 @@ func (r *ClientConfigurationReconciler) Reconcile(ctx context.Context, req ctrl.
 	if perr := patchStatus(ctx, r.Client, obj, before, touchLastSync(obj, &obj.Status.LastSyncTime, err)); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
-	return result(err, wait.Jitter(r.ResyncPeriod, 0.1))
+	return result(err, r.requeueAfter())
+}
+
+// requeueAfter is when a reconciled object is looked at again: each resync
+// period, unless the RemoteCache resyncs, which enqueues only what changed.
+func (r *ClientConfigurationReconciler) requeueAfter() time.Duration {
+	if r.Remote != nil {
+		return 0
+	}
+	return wait.Jitter(r.ResyncPeriod, 0.1)
 }
 
 // reconcileNormal brings the remote configuration to the spec.
@@ -128,7 +141,7 @@ func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj
 // has the spec's unique name.
 func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI) (*voice.Configuration, error) {
 	if id := obj.Status.ID; id != "" {
-		remote, err := api.Get(ctx, id)
+		remote, err := r.Remote.get(ctx, api, id, resyncRequested(obj))
 		if voice.IsNotFound(err) {
 			r.event(obj, corev1.EventTypeWarning, EventRecreated, "Recreate",
 				"Remote configuration %s was deleted outside Kubernetes; creating it again", id)
@@ -186,6 +199,7 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 	created, err := api.Create(ctx, desiredInput(obj))
 	switch {
 	case err == nil:
+		r.Remote.wrote(api, created)
 		r.record(obj, api, created)
 		if recreating {
 			r.event(obj, corev1.EventTypeNormal, EventCreated, "Create", "Created remote configuration %s again", created.ID)
@@ -256,6 +270,7 @@ func (r *ClientConfigurationReconciler) update(ctx context.Context, obj *voicev1
 	if err != nil {
 		return remoteError("updating remote configuration "+remote.ID, err)
 	}
+	r.Remote.wrote(api, updated)
 	r.record(obj, api, updated)
 	r.Metrics.driftCorrected(kindClientConfiguration, source)
 	r.event(obj, corev1.EventTypeNormal, EventUpdated, "Update",
@@ -269,7 +284,7 @@ func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *vo
 	var remote *voice.Configuration
 	var err error
 	if obj.Status.ID != "" {
-		remote, err = api.Get(ctx, obj.Status.ID)
+		remote, err = r.Remote.get(ctx, api, obj.Status.ID, resyncRequested(obj))
 	}
 	if obj.Status.ID == "" || voice.IsNotFound(err) {
 		remote, err = api.FindByUniqueName(ctx, obj.Spec.UniqueName)
@@ -325,6 +340,7 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 	err = api.Delete(ctx, id)
 	switch {
 	case err == nil, voice.IsNotFound(err):
+		r.Remote.deleted(api, id)
 		r.event(obj, corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted remote configuration %s", id)
 	case voice.ClassOf(err) == voice.ClassInvalid || voice.ClassOf(err) == voice.ClassConflict:
 		return stalled(voicev1alpha1.ReasonDeletionFailed, fmt.Errorf(
@@ -346,12 +362,25 @@ func (r *ClientConfigurationReconciler) releaseFinalizer(ctx context.Context, ob
 func (r *ClientConfigurationReconciler) record(obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, remote *voice.Configuration) {
 	obj.Status.ID = remote.ID
 	obj.Status.AccountSID = api.AccountSID()
-	obj.Status.Remote = &voicev1alpha1.RemoteConfiguration{
+	state := remoteState(remote)
+	obj.Status.Remote = &state
+}
+
+// remoteState is a remote configuration as status records it.
+func remoteState(remote *voice.Configuration) voicev1alpha1.RemoteConfiguration {
+	return voicev1alpha1.RemoteConfiguration{
 		UniqueName:             remote.UniqueName,
 		Description:            deref(remote.Description),
 		CallNotificationURL:    remote.CallNotification.URL,
 		CallNotificationMethod: remote.CallNotification.Method,
 	}
+}
+
+// resyncRequested reports whether the reconcile-requested-at annotation
+// holds a value not handled yet: then the remote side is read afresh.
+func resyncRequested(obj *voicev1alpha1.ClientConfiguration) bool {
+	value, ok := obj.Annotations[voicev1alpha1.AnnotationReconcileRequestedAt]
+	return ok && value != obj.Status.LastHandledReconcileAt
 }
 
 // summarise writes the conditions, observedGeneration and, for a new
@@ -393,12 +422,18 @@ func (r *ClientConfigurationReconciler) SetupWithManager(ctx context.Context, mg
 	}); err != nil {
 		return fmt.Errorf("indexing ClientConfigurations by Secret: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&voicev1alpha1.ClientConfiguration{}, builder.WithPredicates(reconcileTriggers())).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(dependentsOfSecret(mgr.GetClient(), &voicev1alpha1.ClientConfigurationList{}))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
-		Named("clientconfiguration").
-		Complete(r)
+		Named("clientconfiguration")
+	if r.Remote != nil {
+		if err := mgr.Add(r.Remote); err != nil {
+			return fmt.Errorf("adding the remote cache: %w", err)
+		}
+		b = b.WatchesRawSource(r.Remote.Source())
+	}
+	return b.Complete(r)
 }
 
 // dependentsOfSecret maps a Secret to the objects of list's kind, in its

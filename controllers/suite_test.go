@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -53,6 +54,16 @@ var (
 
 // resyncPeriod is short so that drift specs see a resync within seconds.
 const resyncPeriod = 2 * time.Second
+
+// observeMode is how the controller observes remote configurations in this
+// run: "list" (the default, as in main.go) or "get". `make test` runs the
+// suite in both, so drift detection is proven for each.
+var observeMode = func() string {
+	if m := os.Getenv("VOICE_OBSERVE"); m != "" {
+		return m
+	}
+	return "list"
+}()
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -121,6 +132,15 @@ func startManager() {
 		cancel()
 		<-stopped
 	})
+	var remote *controllers.RemoteCache
+	switch observeMode {
+	case "list":
+		remote = controllers.NewRemoteCache(mgr.GetClient(), resyncPeriod, 10)
+	case "get":
+	default:
+		Fail("VOICE_OBSERVE must be list or get, not " + observeMode)
+	}
+	GinkgoWriter.Printf("observing remote configurations with --observe=%s\n", observeMode)
 	Expect((&controllers.ClientConfigurationReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
@@ -128,6 +148,7 @@ func startManager() {
 		Recorder:                mgr.GetEventRecorder("voice-operator"),
 		ResyncPeriod:            resyncPeriod,
 		MaxConcurrentReconciles: 4,
+		Remote:                  remote,
 	}).SetupWithManager(ctx, mgr)).To(Succeed())
 
 	Expect((&controllers.AccountDefaultReconciler{

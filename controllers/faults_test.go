@@ -1,0 +1,59 @@
+package controllers_test
+
+import (
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voicesim"
+)
+
+var _ = Describe("ClientConfiguration under remote faults", func() {
+	It("converges 50 objects through 30% 503s and 10% 429s with no duplicate, and deletes every one", func(ctx SpecContext) {
+		const n = 50
+		t := newTenant(ctx, true)
+		sim.SetFaults(voicesim.Faults{Unavailable: 0.3, Throttled: 0.1, RetryAfter: time.Second, Seed: 42})
+		DeferCleanup(func() { sim.SetFaults(voicesim.Faults{}) })
+
+		objs := make([]*voicev1alpha1.ClientConfiguration, n)
+		for i := range objs {
+			objs[i] = t.clientConfiguration(fmt.Sprintf("storm-%02d", i))
+			create(ctx, objs[i])
+		}
+
+		By("making every object Ready, each with exactly one remote configuration")
+		Eventually(func(g Gomega) {
+			for _, obj := range objs {
+				fetch(ctx, g, obj)
+				ready := readyCondition(obj)
+				g.Expect(ready).NotTo(BeNil(), obj.Name)
+				g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s: %s", obj.Name, ready.Message)
+			}
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).Should(Succeed())
+		Expect(t.remote()).To(HaveLen(n))
+		for _, obj := range objs {
+			remote := t.remoteByName(obj.Spec.UniqueName)
+			Expect(remote).To(HaveLen(1), obj.Name)
+			Expect(obj.Status.ID).To(Equal(remote[0].ID))
+		}
+		created := t.calls()
+		GinkgoWriter.Printf("create phase, %d objects: remote calls %v; faults injected so far %v\n", n, created, sim.FaultCounts())
+
+		By("deleting them all, leaving no remote configuration behind")
+		for _, obj := range objs {
+			Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+		}
+		Eventually(func(g Gomega) {
+			for _, obj := range objs {
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).NotTo(Succeed(), obj.Name)
+			}
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).Should(Succeed())
+		Expect(t.remote()).To(BeEmpty())
+		GinkgoWriter.Printf("after delete: remote calls %v; faults injected %v\n", t.calls(), sim.FaultCounts())
+	})
+})
