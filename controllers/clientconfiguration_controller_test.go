@@ -384,7 +384,7 @@ var _ = Describe("ClientConfiguration", func() {
 			Expect(t.calls()[getConfig]-gets).To(BeNumerically(">=", 3*2), "three objects, at least two resyncs")
 		} else {
 			Expect(t.calls()[listConfigs]-lists).To(BeNumerically(">=", 2), "at least two resyncs")
-			Expect(t.calls()[getConfig]-gets).To(BeZero())
+			Expect(t.calls()[getConfig] - gets).To(BeZero())
 		}
 	})
 })
