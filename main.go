@@ -96,8 +96,10 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("--observe must be list or get, not %q", o.observe)
 	}
 
+	m := controllers.NewMetrics(metrics.Registry)
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = float32(o.kubeQPS), o.kubeBurst
+	restCfg.WrapTransport = m.WrapKubeTransport
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
@@ -112,7 +114,6 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 
-	m := controllers.NewMetrics(metrics.Registry)
 	factory := voice.NewFactory(voice.Options{
 		BaseURL:        o.voiceAPIURL,
 		RequestTimeout: o.requestTimeout,

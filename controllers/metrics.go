@@ -1,7 +1,9 @@
 package controllers
 
 import (
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,7 @@ const (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	kube     *prometheus.CounterVec
 	drift    *prometheus.CounterVec
 	objects  *prometheus.GaugeVec
 
@@ -39,6 +42,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Latency of requests to the Twilio Voice API, by method and route template.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 		}, []string{"method", "route"}),
+		kube: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voice_operator_kube_requests_total",
+			Help: "Requests the operator sent to the Kubernetes apiserver, by verb (HTTP method) and namespaced resource (with subresource), so its write load can be watched and benchmarked.",
+		}, []string{"verb", "resource"}),
 		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voice_operator_drift_corrections_total",
 			Help: "Remote writes that corrected a difference from the spec, by kind and by source (spec: the spec changed; remote: the remote side was changed).",
@@ -49,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind", "reason"}),
 		reasons: map[string]map[types.NamespacedName]string{},
 	}
-	reg.MustRegister(m.requests, m.latency, m.drift, m.objects)
+	reg.MustRegister(m.requests, m.latency, m.kube, m.drift, m.objects)
 	return m
 }
 
@@ -102,4 +109,43 @@ func (m *Metrics) forget(kind string, key types.NamespacedName) {
 		m.objects.WithLabelValues(kind, prev).Dec()
 		delete(m.reasons[kind], key)
 	}
+}
+
+// WrapKubeTransport counts the requests sent through rt in
+// voice_operator_kube_requests_total; use it as rest.Config.WrapTransport.
+func (m *Metrics) WrapKubeTransport(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		if resource := kubeResource(r.URL.Path); resource != "" {
+			m.kube.WithLabelValues(r.Method, resource).Inc()
+		}
+		return rt.RoundTrip(r)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// kubeResource extracts "resource" or "resource/subresource" from an API
+// path such as /apis/g/v/namespaces/ns/resource/name/subresource; the label
+// stays bounded by the resources the operator uses.
+func kubeResource(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			rest := parts[i+2:]
+			if len(rest) >= 3 {
+				return rest[0] + "/" + rest[2]
+			}
+			return rest[0]
+		}
+	}
+	// Cluster-wide lists and watches: /apis/g/v/resource or /api/v1/resource.
+	switch {
+	case len(parts) == 4 && parts[0] == "apis":
+		return parts[3]
+	case len(parts) == 3 && parts[0] == "api":
+		return parts[2]
+	}
+	return "other"
 }

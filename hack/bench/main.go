@@ -1,0 +1,131 @@
+// Command bench measures the operator's cost (`make bench`): it starts a
+// control plane, the Voice API simulator and the operator binary, runs each
+// configuration through create, steady, update and delete, prints one table
+// and writes one JSON file. See test/bench for what is measured and how.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/twilio-operator/voice-operator/test/bench"
+)
+
+func main() {
+	var (
+		sizes    = flag.String("sizes", "100,1000,5000", "Object counts to run (comma-separated).")
+		quick    = flag.Bool("quick", false, "Run only a small set (100 and 1000 objects), for a first look.")
+		resync   = flag.Duration("resync", 5*time.Second, "The operator's --resync-period.")
+		periods  = flag.Int("steady-periods", 3, "Resync periods the steady phase lasts.")
+		conc     = flag.Int("concurrency", 8, "The operator's --max-concurrent-reconciles.")
+		qps      = flag.Float64("voice-qps", 500, "The operator's --voice-api-qps (per account).")
+		kubeQPS  = flag.Float64("kube-qps", 500, "The operator's --kube-api-qps.")
+		pageSize = flag.Int("page-size", 100, "The operator's --list-page-size.")
+		out      = flag.String("out", "bench-results", "Folder for the JSON results.")
+	)
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[bench %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+
+	root, err := os.Getwd()
+	if err != nil {
+		fail(err)
+	}
+	env, err := bench.StartEnv(ctx, root, logf)
+	if err != nil {
+		fail(err)
+	}
+	defer env.Stop()
+
+	var results []*bench.Result
+	for _, cfg := range matrix(*sizes, *quick) {
+		cfg.Resync, cfg.SteadyPeriods, cfg.Concurrency = *resync, *periods, *conc
+		cfg.VoiceQPS, cfg.KubeQPS, cfg.PageSize, cfg.EditPercent = *qps, *kubeQPS, *pageSize, 10
+		res, err := env.Run(ctx, cfg, logf)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", cfg.Name(), err))
+		}
+		results = append(results, res)
+	}
+
+	fmt.Printf("voice-operator benchmark, %s, %s/%s, %d CPUs\n\n", time.Now().UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	bench.WriteTable(os.Stdout, results)
+	printRatio(results)
+	if err := writeJSON(*out, results); err != nil {
+		fail(err)
+	}
+}
+
+// matrix is the default set of runs: every size in list mode, the middle
+// size in get mode too (for the ratio), over ten accounts, and with 50 ms of
+// simulated latency (throughput at the configured QPS).
+func matrix(sizes string, quick bool) []bench.Config {
+	var ns []int
+	for _, s := range strings.Split(sizes, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err == nil && n > 0 && (!quick || n <= 1000) {
+			ns = append(ns, n)
+		}
+	}
+	var runs []bench.Config
+	for _, n := range ns {
+		runs = append(runs, bench.Config{Objects: n, Accounts: 1, Observe: "list"})
+	}
+	mid := 1000
+	runs = append(runs,
+		bench.Config{Objects: mid, Accounts: 1, Observe: "get"},
+		bench.Config{Objects: mid, Accounts: 10, Observe: "list"},
+		bench.Config{Objects: mid, Accounts: 1, Observe: "list", Latency: 50 * time.Millisecond},
+	)
+	return runs
+}
+
+// printRatio compares steady-state reads of get and list at the same size.
+func printRatio(results []*bench.Result) {
+	for _, get := range results {
+		if get.Config.Observe != "get" {
+			continue
+		}
+		for _, list := range results {
+			c := list.Config
+			if c.Observe == "list" && c.Objects == get.Config.Objects && c.Accounts == get.Config.Accounts && c.Latency == get.Config.Latency {
+				g, l := get.Phase("steady"), list.Phase("steady")
+				lr := l.PerPeriod(l.Reads())
+				if lr > 0 {
+					fmt.Printf("\nsteady-state remote reads per resync period, %d objects in %d account(s): get %.0f, list %.1f: list reads %.0fx less\n",
+						c.Objects, c.Accounts, g.PerPeriod(g.Reads()), lr, g.PerPeriod(g.Reads())/lr)
+				}
+			}
+		}
+	}
+}
+
+func writeJSON(dir string, results []*bench.Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "bench-"+time.Now().UTC().Format("20060102-150405")+".json")
+	data, err := json.MarshalIndent(results, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nresults: %s\n", path)
+	return os.WriteFile(path, data, 0o644)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,65 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+)
+
+// TestCountsPerObject runs the benchmark at a small size and holds the
+// operator to its costs, as counts (never seconds): one POST per created
+// object and no read or update by id, at most two apiserver writes per
+// created object, nothing written at steady state and at most
+// ceil(N/pageSize)+1 reads per account per resync period, one PUT per edited
+// object, one DELETE per deleted object.
+func TestCountsPerObject(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	env, err := StartEnv(ctx, "../..", t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Stop()
+
+	cfg := Config{Objects: 40, Accounts: 2, Observe: "list", Resync: 2 * time.Second, SteadyPeriods: 3,
+		Concurrency: 4, VoiceQPS: 200, KubeQPS: 200, PageSize: 8, EditPercent: 10}
+	res, err := env.Run(ctx, cfg, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	create, steady, update, del := res.Phase("create"), res.Phase("steady"), res.Phase("update"), res.Phase("delete")
+	perAccount := float64(cfg.Objects / cfg.Accounts)
+	maxReadsPerPeriod := float64(cfg.Accounts) * (math.Ceil(perAccount/float64(cfg.PageSize)) + 1)
+	checks := []struct {
+		what      string
+		got, want float64
+		atMost    bool
+	}{
+		{"POST per created object", create.PerObject(create.Remote[RoutePost]), 1, false},
+		{"GET by id per created object", create.PerObject(create.Remote[RouteGet]), 0, false},
+		{"PUT per created object", create.PerObject(create.Remote[RoutePut]), 0, false},
+		{"apiserver writes per created object", create.PerObject(create.KubeWrites), 2, true},
+		{"remote writes per steady period", steady.PerPeriod(steady.Writes()), 0, false},
+		{"apiserver writes per steady period", steady.PerPeriod(steady.KubeWrites), 0, false},
+		{"remote reads per steady period", steady.PerPeriod(steady.Reads()), maxReadsPerPeriod, true},
+		{"PUT per edited object", update.PerObject(update.Remote[RoutePut]), 1, false},
+		{"POST during the edit", float64(update.Remote[RoutePost]), 0, false},
+		{"DELETE per deleted object", del.PerObject(del.Remote[RouteDelete]), 1, false},
+	}
+	for _, c := range checks {
+		if (c.atMost && c.got > c.want) || (!c.atMost && c.got != c.want) {
+			rel := "="
+			if c.atMost {
+				rel = "≤"
+			}
+			t.Errorf("%s: got %.3f, want %s %.3f", c.what, c.got, rel, c.want)
+		}
+	}
+	if steady.Reads() == 0 {
+		t.Errorf("no remote read during %d steady periods: the resync did not run", steady.Periods)
+	}
+	t.Logf("counts: create %v, kube writes %d; steady %v over %d periods; update %v; delete %v",
+		create.Remote, create.KubeWrites, steady.Remote, steady.Periods, update.Remote, del.Remote)
+}

@@ -1,0 +1,515 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voicesim"
+)
+
+// Config is one run of the benchmark.
+type Config struct {
+	// Objects is how many ClientConfigurations are created.
+	Objects int `json:"objects"`
+	// Accounts is how many Twilio accounts they are spread over.
+	Accounts int `json:"accounts"`
+	// Observe is the operator's --observe mode: list or get.
+	Observe string `json:"observe"`
+	// Latency is added by the simulator to every API call.
+	Latency time.Duration `json:"latency"`
+	// Resync is the operator's --resync-period.
+	Resync time.Duration `json:"resync"`
+	// SteadyPeriods is how many resync periods the steady phase lasts.
+	SteadyPeriods int `json:"steadyPeriods"`
+	// Concurrency is the operator's --max-concurrent-reconciles.
+	Concurrency int `json:"concurrency"`
+	// VoiceQPS is the operator's --voice-api-qps (per account).
+	VoiceQPS float64 `json:"voiceQPS"`
+	// KubeQPS is the operator's --kube-api-qps (burst is twice it).
+	KubeQPS float64 `json:"kubeQPS"`
+	// PageSize is the operator's --list-page-size.
+	PageSize int `json:"pageSize"`
+	// EditPercent is the share of objects whose spec the edit phase changes.
+	EditPercent int `json:"editPercent"`
+}
+
+// Name labels the run in the table.
+func (c Config) Name() string {
+	return fmt.Sprintf("N=%d acct=%d %s lat=%s", c.Objects, c.Accounts, c.Observe, c.Latency)
+}
+
+// Phase is what one phase of a run cost.
+type Phase struct {
+	Name string `json:"name"`
+	// Objects the phase acted on (all for create and delete, the edited
+	// share for update, all for steady).
+	Objects int `json:"objects"`
+	// WallSeconds until every object acted on converged.
+	WallSeconds float64 `json:"wallSeconds"`
+	// ReadyP50Seconds and ReadyP99Seconds: per object, from its write to
+	// its Ready (create, update) or disappearance (delete).
+	ReadyP50Seconds float64 `json:"readyP50Seconds"`
+	ReadyP99Seconds float64 `json:"readyP99Seconds"`
+	// Remote is the simulator's count of API calls by "METHOD route".
+	Remote map[string]int `json:"remote"`
+	// KubeWrites is the operator's writes to ClientConfigurations (object
+	// and status); EventWrites its writes of Events.
+	KubeWrites  int `json:"kubeWrites"`
+	EventWrites int `json:"eventWrites"`
+	// Periods is how many resync periods the steady phase lasted.
+	Periods int `json:"periods,omitempty"`
+}
+
+// Result is a run: its configuration, its phases, and the operator's
+// resource use over the whole run.
+type Result struct {
+	Config        Config  `json:"config"`
+	Phases        []Phase `json:"phases"`
+	PeakRSSBytes  uint64  `json:"peakRSSBytes"`
+	PeakHeapBytes uint64  `json:"peakHeapBytes"`
+	CPUSeconds    float64 `json:"cpuSeconds"`
+}
+
+// Run runs one configuration: create, steady, edit, delete.
+func (e *Env) Run(ctx context.Context, cfg Config, logf func(string, ...any)) (*Result, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
+	if err := e.Client.Create(ctx, ns); err != nil {
+		return nil, err
+	}
+	accounts := make([]string, cfg.Accounts)
+	for i := range accounts {
+		accounts[i] = "AC" + randomHex(16)
+		if err := e.createSecret(ctx, ns.Name, fmt.Sprintf("creds-%d", i), accounts[i], "token-"+randomHex(8)); err != nil {
+			return nil, err
+		}
+	}
+	e.Sim.SetFaults(voicesim.Faults{Latency: cfg.Latency})
+	defer e.Sim.SetFaults(voicesim.Faults{})
+
+	tracker, err := e.track(ctx, ns.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer tracker.stop()
+	op, err := e.startOperator(ctx, cfg, logf)
+	if err != nil {
+		return nil, err
+	}
+	defer op.stop()
+
+	res := &Result{Config: cfg}
+	objs := make([]*voicev1alpha1.ClientConfiguration, cfg.Objects)
+	for i := range objs {
+		objs[i] = newObject(ns.Name, i, cfg.Accounts)
+	}
+	phases := []struct {
+		name string
+		run  func() (Phase, error)
+	}{
+		{"create", func() (Phase, error) { return e.createPhase(ctx, tracker, objs) }},
+		{"steady", func() (Phase, error) { return steadyPhase(ctx, cfg, len(objs)) }},
+		{"update", func() (Phase, error) { return e.updatePhase(ctx, tracker, objs[:cfg.Objects*cfg.EditPercent/100]) }},
+		{"delete", func() (Phase, error) { return e.deletePhase(ctx, tracker, ns.Name, objs) }},
+	}
+	for _, p := range phases {
+		logf("%s: %s", cfg.Name(), p.name)
+		e.Sim.ResetCalls()
+		before, err := op.kubeWrites()
+		if err != nil {
+			return nil, err
+		}
+		phase, err := p.run()
+		if err != nil {
+			return nil, fmt.Errorf("%s phase: %w", p.name, err)
+		}
+		// Let trailing writes (status after the last Ready, Events) land.
+		time.Sleep(500 * time.Millisecond)
+		after, err := op.kubeWrites()
+		if err != nil {
+			return nil, err
+		}
+		phase.Name, phase.Remote = p.name, e.Sim.Calls()
+		phase.KubeWrites = after.objects - before.objects
+		phase.EventWrites = after.events - before.events
+		res.Phases = append(res.Phases, phase)
+	}
+	res.PeakRSSBytes, res.CPUSeconds = op.usage()
+	res.PeakHeapBytes = op.peakHeap()
+	_ = e.Client.Delete(ctx, ns)
+	return res, nil
+}
+
+// newObject is the i-th ClientConfiguration of a run.
+func newObject(ns string, i, accounts int) *voicev1alpha1.ClientConfiguration {
+	name := fmt.Sprintf("cc-%05d", i)
+	return &voicev1alpha1.ClientConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: voicev1alpha1.ClientConfigurationSpec{
+			UniqueName:       name,
+			Description:      "benchmark " + name,
+			CallNotification: voicev1alpha1.CallNotification{URL: "https://example.com/notify/" + name, Method: voicev1alpha1.HTTPMethodPOST},
+			CredentialsRef:   voicev1alpha1.SecretReference{Name: fmt.Sprintf("creds-%d", i%accounts)},
+		},
+	}
+}
+
+// createPhase creates every object and waits until all are Ready.
+func (e *Env) createPhase(ctx context.Context, t *tracker, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
+	start := time.Now()
+	written, err := parallel(ctx, objs, func(o *voicev1alpha1.ClientConfiguration) error { return e.Client.Create(ctx, o) })
+	if err != nil {
+		return Phase{}, err
+	}
+	return t.waitReady(ctx, start, written, 1)
+}
+
+// steadyPhase only waits: nothing changes, so nothing should be written.
+func steadyPhase(ctx context.Context, cfg Config, n int) (Phase, error) {
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		return Phase{}, ctx.Err()
+	case <-time.After(time.Duration(cfg.SteadyPeriods) * cfg.Resync):
+	}
+	return Phase{Objects: n, WallSeconds: time.Since(start).Seconds(), Periods: cfg.SteadyPeriods}, nil
+}
+
+// updatePhase changes the description of each object and waits until all
+// are Ready for their new generation.
+func (e *Env) updatePhase(ctx context.Context, t *tracker, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
+	start := time.Now()
+	patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"description":"benchmark, edited"}}`))
+	written, err := parallel(ctx, objs, func(o *voicev1alpha1.ClientConfiguration) error { return e.Client.Patch(ctx, o, patch) })
+	if err != nil {
+		return Phase{}, err
+	}
+	return t.waitReady(ctx, start, written, 2)
+}
+
+// deletePhase deletes every object and waits until all are gone.
+func (e *Env) deletePhase(ctx context.Context, t *tracker, ns string, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
+	start := time.Now()
+	if err := e.Client.DeleteAllOf(ctx, &voicev1alpha1.ClientConfiguration{}, client.InNamespace(ns)); err != nil {
+		return Phase{}, err
+	}
+	written := map[string]time.Time{}
+	for _, o := range objs {
+		written[o.Name] = start
+	}
+	return t.waitGone(ctx, start, written)
+}
+
+// parallel applies write to every object with a few workers and returns
+// when each write returned.
+func parallel(ctx context.Context, objs []*voicev1alpha1.ClientConfiguration, write func(*voicev1alpha1.ClientConfiguration) error) (map[string]time.Time, error) {
+	var mu sync.Mutex
+	written := make(map[string]time.Time, len(objs))
+	work := make(chan *voicev1alpha1.ClientConfiguration)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for o := range work {
+				if err := write(o); err != nil {
+					errs <- fmt.Errorf("%s: %w", o.Name, err)
+					return
+				}
+				mu.Lock()
+				written[o.Name] = time.Now()
+				mu.Unlock()
+			}
+		})
+	}
+	for _, o := range objs {
+		select {
+		case work <- o:
+		case err := <-errs:
+			close(work)
+			return nil, err
+		case <-ctx.Done():
+			close(work)
+			return nil, ctx.Err()
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	return written, nil
+}
+
+// tracker follows the run's objects through a watch: when each became Ready
+// for a generation, and when each disappeared.
+type tracker struct {
+	mu    sync.Mutex
+	ready map[string]map[int64]time.Time // name → generation → first seen Ready
+	gone  map[string]time.Time
+	w     watch.Interface
+}
+
+// track starts watching the namespace's ClientConfigurations.
+func (e *Env) track(ctx context.Context, ns string) (*tracker, error) {
+	w, err := e.Client.Watch(ctx, &voicev1alpha1.ClientConfigurationList{}, client.InNamespace(ns))
+	if err != nil {
+		return nil, err
+	}
+	t := &tracker{ready: map[string]map[int64]time.Time{}, gone: map[string]time.Time{}, w: w}
+	go t.follow()
+	return t, nil
+}
+
+func (t *tracker) follow() {
+	for ev := range t.w.ResultChan() {
+		obj, ok := ev.Object.(*voicev1alpha1.ClientConfiguration)
+		if !ok {
+			continue
+		}
+		now := time.Now()
+		t.mu.Lock()
+		switch {
+		case ev.Type == watch.Deleted:
+			t.gone[obj.Name] = now
+		case obj.Status.ObservedGeneration == obj.Generation && meta.IsStatusConditionTrue(obj.Status.Conditions, voicev1alpha1.ConditionReady):
+			if t.ready[obj.Name] == nil {
+				t.ready[obj.Name] = map[int64]time.Time{}
+			}
+			if _, seen := t.ready[obj.Name][obj.Generation]; !seen {
+				t.ready[obj.Name][obj.Generation] = now
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+func (t *tracker) stop() { t.w.Stop() }
+
+// waitReady waits until every written object is Ready at generation.
+func (t *tracker) waitReady(ctx context.Context, start time.Time, written map[string]time.Time, generation int64) (Phase, error) {
+	return t.wait(ctx, start, written, func(name string) (time.Time, bool) {
+		at, ok := t.ready[name][generation]
+		return at, ok
+	})
+}
+
+// waitGone waits until every written object has disappeared.
+func (t *tracker) waitGone(ctx context.Context, start time.Time, written map[string]time.Time) (Phase, error) {
+	return t.wait(ctx, start, written, func(name string) (time.Time, bool) {
+		at, ok := t.gone[name]
+		return at, ok
+	})
+}
+
+// wait polls the tracker until done holds for every written object, then
+// summarises the per-object latencies.
+func (t *tracker) wait(ctx context.Context, start time.Time, written map[string]time.Time, done func(string) (time.Time, bool)) (Phase, error) {
+	for {
+		t.mu.Lock()
+		var latencies []float64
+		last := start
+		for name, at := range written {
+			if when, ok := done(name); ok {
+				latencies = append(latencies, when.Sub(at).Seconds())
+				if when.After(last) {
+					last = when
+				}
+			}
+		}
+		t.mu.Unlock()
+		if len(latencies) == len(written) {
+			slices.Sort(latencies)
+			return Phase{
+				Objects:         len(written),
+				WallSeconds:     last.Sub(start).Seconds(),
+				ReadyP50Seconds: percentile(latencies, 0.50),
+				ReadyP99Seconds: percentile(latencies, 0.99),
+			}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Phase{}, fmt.Errorf("%d of %d objects converged: %w", len(latencies), len(written), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(i, 0)]
+}
+
+// operator is the operator process of one run.
+type operator struct {
+	cmd         *exec.Cmd
+	metricsAddr string
+	stopSample  chan struct{}
+	sampled     chan struct{}
+	mu          sync.Mutex
+	heapPeak    uint64
+}
+
+// startOperator starts the operator binary against the control plane and
+// the simulator, and samples its heap until it stops.
+func (e *Env) startOperator(ctx context.Context, cfg Config, logf func(string, ...any)) (*operator, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.CreateTemp(e.dir, "operator-*.log")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(e.Operator,
+		"--kubeconfig", e.Kubeconfig,
+		"--voice-api-url", e.SimURL,
+		"--metrics-bind-address", addr,
+		"--health-probe-bind-address", "0",
+		"--resync-period", cfg.Resync.String(),
+		"--observe", cfg.Observe,
+		"--list-page-size", strconv.Itoa(cfg.PageSize),
+		"--max-concurrent-reconciles", strconv.Itoa(cfg.Concurrency),
+		"--voice-api-qps", strconv.FormatFloat(cfg.VoiceQPS, 'f', -1, 64),
+		"--voice-api-burst", strconv.Itoa(int(cfg.VoiceQPS)),
+		"--kube-api-qps", strconv.FormatFloat(cfg.KubeQPS, 'f', -1, 64),
+		"--kube-api-burst", strconv.Itoa(int(2*cfg.KubeQPS)),
+		"--zap-log-level", "error",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the operator: %w", err)
+	}
+	op := &operator{cmd: cmd, metricsAddr: addr, stopSample: make(chan struct{}), sampled: make(chan struct{})}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := op.scrape(); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			op.stop()
+			return nil, fmt.Errorf("the operator's metrics endpoint did not come up (log: %s)", logFile.Name())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logf("operator started (pid %d, log %s)", cmd.Process.Pid, logFile.Name())
+	go op.sampleHeap()
+	return op, nil
+}
+
+// sampleHeap keeps the largest heap in use seen every 250 ms.
+func (op *operator) sampleHeap() {
+	defer close(op.sampled)
+	for {
+		if m, err := op.scrape(); err == nil {
+			heap := uint64(m["go_memstats_heap_inuse_bytes"])
+			op.mu.Lock()
+			op.heapPeak = max(op.heapPeak, heap)
+			op.mu.Unlock()
+		}
+		select {
+		case <-op.stopSample:
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (op *operator) peakHeap() uint64 {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.heapPeak
+}
+
+// writes is the operator's apiserver writes so far.
+type writes struct{ objects, events int }
+
+// kubeWrites reads the operator's own count of apiserver requests.
+func (op *operator) kubeWrites() (writes, error) {
+	m, err := op.scrape()
+	if err != nil {
+		return writes{}, err
+	}
+	var w writes
+	for key, v := range m {
+		name, labels, ok := strings.Cut(key, "{")
+		if name != "voice_operator_kube_requests_total" || !ok || strings.Contains(labels, `verb="GET"`) {
+			continue
+		}
+		switch {
+		case strings.Contains(labels, `resource="clientconfigurations"`), strings.Contains(labels, `resource="clientconfigurations/status"`):
+			w.objects += int(v)
+		case strings.Contains(labels, `resource="events"`):
+			w.events += int(v)
+		}
+	}
+	return w, nil
+}
+
+// usage reads the process's peak resident memory and CPU time from /proc.
+func (op *operator) usage() (peakRSS uint64, cpuSeconds float64) {
+	pid := op.cmd.Process.Pid
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				peakRSS = kb * 1024
+			}
+		}
+	}
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// Fields after the command name (which may hold spaces) start at ")".
+		fields := strings.Fields(string(stat)[strings.LastIndexByte(string(stat), ')')+2:])
+		if len(fields) > 12 {
+			utime, _ := strconv.ParseFloat(fields[11], 64)
+			stime, _ := strconv.ParseFloat(fields[12], 64)
+			cpuSeconds = (utime + stime) / 100 // USER_HZ is 100 on Linux
+		}
+	}
+	return peakRSS, cpuSeconds
+}
+
+// stop terminates the operator and waits for it.
+func (op *operator) stop() {
+	select {
+	case <-op.stopSample:
+	default:
+		close(op.stopSample)
+	}
+	_ = op.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = op.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = op.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
