@@ -112,13 +112,18 @@ func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj
 	if err := sameAccount(obj, api.AccountSID()); err != nil {
 		return err
 	}
+	userinfo, err := r.connector().webhookAuth(ctx, obj)
+	if err != nil {
+		return err
+	}
+	want := desiredInput(obj, userinfo)
 	if obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly {
-		return r.observeOnly(ctx, obj, api)
+		return r.observeOnly(ctx, obj, api, want)
 	}
 	// The common first reconcile: nothing to look for, so no remote read. The
 	// finalizer and the create-intent marker go in one write before the POST.
 	if obj.Status.ID == "" && readIntent(obj) == nil && !wantsAdoption(obj) {
-		return r.create(ctx, obj, api)
+		return r.create(ctx, obj, api, want)
 	}
 	// Finalizer first, to avoid the race between init and delete.
 	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
@@ -129,9 +134,9 @@ func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj
 		return err
 	}
 	if remote == nil {
-		return r.create(ctx, obj, api)
+		return r.create(ctx, obj, api, want)
 	}
-	return r.update(ctx, obj, api, remote)
+	return r.update(ctx, obj, api, remote, want)
 }
 
 // observe finds the remote configuration this object manages and never
@@ -184,7 +189,7 @@ func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev
 
 // create POSTs the spec, exactly once. The create-intent marker is persisted
 // first; what a failed POST means is then decided by looking the name up.
-func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI) error {
+func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput) error {
 	recreating := obj.Status.AccountSID != ""
 	err := patchMetadata(ctx, r.Client, obj, func() {
 		controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer)
@@ -196,11 +201,11 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 		return transient(voicev1alpha1.ReasonProgressing, err)
 	}
 
-	created, err := api.Create(ctx, desiredInput(obj))
+	created, err := api.Create(ctx, want)
 	switch {
 	case err == nil:
 		r.Remote.wrote(api, created)
-		r.record(obj, api, created)
+		r.record(obj, api, created, nil)
 		if recreating {
 			r.event(obj, corev1.EventTypeNormal, EventCreated, "Create", "Created remote configuration %s again", created.ID)
 		} else {
@@ -229,7 +234,7 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 	case ferr == nil && wantsAdoption(obj):
 		r.event(obj, corev1.EventTypeNormal, EventAdopted, "Adopt",
 			"Adopted existing remote configuration %s (annotation %s)", found.ID, voicev1alpha1.AnnotationAdopt)
-		return r.update(ctx, obj, api, found)
+		return r.update(ctx, obj, api, found, want)
 	case ferr == nil:
 		return r.alreadyExists(ctx, obj, found)
 	case voice.IsNotFound(ferr) && voice.ClassOf(err) == voice.ClassConflict:
@@ -256,22 +261,23 @@ func (r *ClientConfigurationReconciler) alreadyExists(ctx context.Context, obj *
 
 // update records what was observed and, if it differs from the spec in any
 // field we own, replaces the remote configuration with one full PUT.
-func (r *ClientConfigurationReconciler) update(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, remote *voice.Configuration) error {
-	r.record(obj, api, remote)
-	fields := drift(obj, remote)
+func (r *ClientConfigurationReconciler) update(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, remote *voice.Configuration, want voice.ConfigurationInput) error {
+	fields := drift(want, remote)
+	r.record(obj, api, remote, fields)
 	if len(fields) == 0 {
+		r.Remote.verified(api, remote)
 		return nil
 	}
 	source := sourceSpec
 	if obj.Status.ObservedGeneration == obj.Generation {
 		source = sourceRemote
 	}
-	updated, err := api.Update(ctx, remote.ID, desiredInput(obj))
+	updated, err := api.Update(ctx, remote.ID, want)
 	if err != nil {
 		return remoteError("updating remote configuration "+remote.ID, err)
 	}
 	r.Remote.wrote(api, updated)
-	r.record(obj, api, updated)
+	r.record(obj, api, updated, nil)
 	r.Metrics.driftCorrected(kindClientConfiguration, source)
 	r.event(obj, corev1.EventTypeNormal, EventUpdated, "Update",
 		"Updated remote configuration %s (%s changed: %s)", remote.ID, source, strings.Join(fields, ", "))
@@ -280,7 +286,7 @@ func (r *ClientConfigurationReconciler) update(ctx context.Context, obj *voicev1
 
 // observeOnly reads the remote configuration, by id or by unique name, and
 // reports it and its drift without ever writing to it.
-func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI) error {
+func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput) error {
 	var remote *voice.Configuration
 	var err error
 	if obj.Status.ID != "" {
@@ -297,7 +303,8 @@ func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *vo
 	if err != nil {
 		return remoteError("reading remote configuration", err)
 	}
-	r.record(obj, api, remote)
+	r.Remote.verified(api, remote)
+	r.record(obj, api, remote, drift(want, remote))
 	return nil
 }
 
@@ -358,12 +365,14 @@ func (r *ClientConfigurationReconciler) releaseFinalizer(ctx context.Context, ob
 	return nil
 }
 
-// record stores what the remote side holds: its id, account and fields.
-func (r *ClientConfigurationReconciler) record(obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, remote *voice.Configuration) {
+// record stores what the remote side holds (its id, account and fields, a
+// password redacted) and whether it differs from the spec (drifted fields).
+func (r *ClientConfigurationReconciler) record(obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, remote *voice.Configuration, drifted []string) {
 	obj.Status.ID = remote.ID
 	obj.Status.AccountSID = api.AccountSID()
 	state := remoteState(remote)
 	obj.Status.Remote = &state
+	setInSync(&obj.Status.Conditions, obj.Generation, drifted)
 }
 
 // remoteState is a remote configuration as status records it.
@@ -371,7 +380,7 @@ func remoteState(remote *voice.Configuration) voicev1alpha1.RemoteConfiguration 
 	return voicev1alpha1.RemoteConfiguration{
 		UniqueName:             remote.UniqueName,
 		Description:            deref(remote.Description),
-		CallNotificationURL:    remote.CallNotification.URL,
+		CallNotificationURL:    redactURL(remote.CallNotification.URL),
 		CallNotificationMethod: remote.CallNotification.Method,
 	}
 }
@@ -386,16 +395,11 @@ func resyncRequested(obj *voicev1alpha1.ClientConfiguration) bool {
 // summarise writes the conditions, observedGeneration and, for a new
 // failure, a Warning Event.
 func (r *ClientConfigurationReconciler) summarise(obj *voicev1alpha1.ClientConfiguration, old *voicev1alpha1.ClientConfigurationStatus, err error) {
-	if !summarise(r.Recorder, r.Metrics, kindClientConfiguration, obj, commonStatus{
+	summarise(r.Recorder, r.Metrics, kindClientConfiguration, obj, commonStatus{
 		conditions:         &obj.Status.Conditions,
 		observedGeneration: &obj.Status.ObservedGeneration,
 		lastHandled:        &obj.Status.LastHandledReconcileAt,
-	}, old.Conditions, err, r.readyMessage(obj)) {
-		return
-	}
-	if err == nil && obj.Status.Remote != nil {
-		setInSync(&obj.Status.Conditions, obj.Generation, drift(obj, remoteOf(obj.Status.Remote)))
-	}
+	}, old.Conditions, err, r.readyMessage(obj))
 }
 
 func (r *ClientConfigurationReconciler) readyMessage(obj *voicev1alpha1.ClientConfiguration) string {
@@ -418,7 +422,7 @@ func (r *ClientConfigurationReconciler) connector() connector {
 // cached).
 func (r *ClientConfigurationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &voicev1alpha1.ClientConfiguration{}, credentialsIndex, func(o client.Object) []string {
-		return []string{o.(*voicev1alpha1.ClientConfiguration).Spec.CredentialsRef.Name}
+		return secretsOf(o.(*voicev1alpha1.ClientConfiguration))
 	}); err != nil {
 		return fmt.Errorf("indexing ClientConfigurations by Secret: %w", err)
 	}

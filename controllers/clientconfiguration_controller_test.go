@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -362,6 +363,46 @@ var _ = Describe("ClientConfiguration", func() {
 			g.Expect(obj.Status.LastHandledReconcileAt).To(Equal("now-1"))
 			g.Expect(t.remote()[0].CallNotificationMethod).To(Equal("POST"))
 		}).WithContext(ctx).Should(Succeed())
+	})
+
+	It("sends webhook basic auth from a Secret, keeps the password out of status and Events, and corrects it", func(ctx SpecContext) {
+		const password, rotated = "s3cret-Pa55", "n3w-Pa55"
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: t.ns, Name: "webhook-auth"},
+			StringData: map[string]string{voicev1alpha1.SecretKeyUsername: "alice", voicev1alpha1.SecretKeyPassword: password},
+		}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		obj := t.clientConfiguration("auth", func(o *voicev1alpha1.ClientConfiguration) {
+			o.Spec.CallNotification.BasicAuthSecretRef = &voicev1alpha1.SecretReference{Name: "webhook-auth"}
+		})
+		create(ctx, obj)
+		waitReady(ctx, obj)
+		Expect(t.remote()[0].CallNotificationURL).To(Equal("https://alice:" + password + "@example.com/notify/auth"))
+		Expect(obj.Status.Remote.CallNotificationURL).To(Equal("https://alice:xxxxx@example.com/notify/auth"))
+
+		By("putting back a password changed in Twilio")
+		Expect(sim.EditOutOfBand(t.account, obj.Status.ID, func(r *voicesim.Record) {
+			r.CallNotificationURL = "https://alice:guessed@example.com/notify/auth"
+		})).To(Succeed())
+		Eventually(func() string { return t.remote()[0].CallNotificationURL }).WithContext(ctx).WithTimeout(3 * resyncPeriod).
+			Should(Equal("https://alice:" + password + "@example.com/notify/auth"))
+
+		By("following a password rotated in the Secret")
+		secret.StringData = map[string]string{voicev1alpha1.SecretKeyPassword: rotated}
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		Eventually(func() string { return t.remote()[0].CallNotificationURL }).WithContext(ctx).
+			Should(Equal("https://alice:" + rotated + "@example.com/notify/auth"))
+
+		By("never writing either password to the object or its Events")
+		fetch(ctx, Default, obj)
+		raw, err := json.Marshal(obj)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(raw)).NotTo(Or(ContainSubstring(password), ContainSubstring(rotated)))
+		events := &eventsv1.EventList{}
+		Expect(k8sClient.List(ctx, events, client.InNamespace(t.ns))).To(Succeed())
+		raw, err = json.Marshal(events)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(raw)).NotTo(Or(ContainSubstring(password), ContainSubstring(rotated)))
 	})
 
 	It("writes nothing, remotely or to the apiserver, over several quiet resyncs", func(ctx SpecContext) {

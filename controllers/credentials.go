@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,8 +15,9 @@ import (
 	"github.com/twilio-operator/voice-operator/internal/voice"
 )
 
-// credentialsIndex indexes both kinds by the name of the Secret their
-// credentialsRef names, so a Secret event finds its dependents without a scan.
+// credentialsIndex indexes both kinds by the names of the Secrets they read
+// (credentialsRef, and basicAuthSecretRef), so a Secret event finds its
+// dependents without a scan.
 const credentialsIndex = ".spec.credentialsRef.name"
 
 // connector resolves an object's credentials and builds its API client.
@@ -56,4 +58,40 @@ func (c connector) connect(ctx context.Context, namespace string, ref voicev1alp
 		return nil, stalled(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("Secret %q: %w", ref.Name, err))
 	}
 	return api, nil
+}
+
+// webhookAuth reads the basic-auth credentials of the webhook from the Secret
+// named by callNotification.basicAuthSecretRef (nil when there is none). A
+// missing Secret or key waits for the Secret watch, like the API credentials.
+func (c connector) webhookAuth(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) (*url.Userinfo, error) {
+	ref := obj.Spec.CallNotification.BasicAuthSecretRef
+	if ref == nil {
+		return nil, nil
+	}
+	secret := &corev1.Secret{}
+	err := c.secrets.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}, secret)
+	if apierrors.IsNotFound(err) {
+		return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf(
+			"Secret %q named by callNotification.basicAuthSecretRef was not found in namespace %q; create it with the keys %s and %s",
+			ref.Name, obj.Namespace, voicev1alpha1.SecretKeyUsername, voicev1alpha1.SecretKeyPassword))
+	}
+	if err != nil {
+		return nil, transient(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("reading Secret %q: %w", ref.Name, err))
+	}
+	username, password := string(secret.Data[voicev1alpha1.SecretKeyUsername]), string(secret.Data[voicev1alpha1.SecretKeyPassword])
+	if username == "" || password == "" {
+		return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf(
+			"Secret %q named by callNotification.basicAuthSecretRef needs the keys %s and %s", ref.Name, voicev1alpha1.SecretKeyUsername, voicev1alpha1.SecretKeyPassword))
+	}
+	return url.UserPassword(username, password), nil
+}
+
+// secretsOf lists the Secrets a ClientConfiguration reads, for the index that
+// maps a Secret event to the objects that depend on it.
+func secretsOf(obj *voicev1alpha1.ClientConfiguration) []string {
+	names := []string{obj.Spec.CredentialsRef.Name}
+	if ref := obj.Spec.CallNotification.BasicAuthSecretRef; ref != nil && ref.Name != obj.Spec.CredentialsRef.Name {
+		names = append(names, ref.Name)
+	}
+	return names
 }

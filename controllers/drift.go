@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -18,8 +19,10 @@ const (
 )
 
 // desiredInput is the full state a create or PUT sends: every field, since
-// the API sets any omitted field to null.
-func desiredInput(obj *voicev1alpha1.ClientConfiguration) voice.ConfigurationInput {
+// the API sets any omitted field to null. userinfo, from
+// callNotification.basicAuthSecretRef, goes into the URL, which is how
+// Twilio takes webhook credentials.
+func desiredInput(obj *voicev1alpha1.ClientConfiguration, userinfo *url.Userinfo) voice.ConfigurationInput {
 	var description *string
 	if obj.Spec.Description != "" {
 		d := obj.Spec.Description
@@ -29,16 +32,40 @@ func desiredInput(obj *voicev1alpha1.ClientConfiguration) voice.ConfigurationInp
 		UniqueName:  obj.Spec.UniqueName,
 		Description: description,
 		CallNotification: voice.CallNotification{
-			URL:    obj.Spec.CallNotification.URL,
+			URL:    withUserinfo(obj.Spec.CallNotification.URL, userinfo),
 			Method: string(methodOrDefault(obj.Spec.CallNotification.Method)),
 		},
 	}
 }
 
-// drift lists the fields we own in which remote differs from the spec; empty
-// means in sync. A null description and an empty one are the same.
-func drift(obj *voicev1alpha1.ClientConfiguration, remote *voice.Configuration) []string {
-	want := desiredInput(obj)
+// withUserinfo puts credentials into an absolute URL (validation guarantees
+// one without any); without credentials the URL is returned unchanged.
+func withUserinfo(raw string, userinfo *url.Userinfo) string {
+	if userinfo == nil {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	u.User = userinfo
+	return u.String()
+}
+
+// redactURL hides the password of a URL, for status.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// drift lists the fields we own in which remote differs from want; empty
+// means in sync. A null description and an empty one are the same. It names
+// fields only, never values, so it is safe for Events and conditions even
+// when the URL holds a password.
+func drift(want voice.ConfigurationInput, remote *voice.Configuration) []string {
 	var fields []string
 	if remote.UniqueName != want.UniqueName {
 		fields = append(fields, "uniqueName")
@@ -53,17 +80,6 @@ func drift(obj *voicev1alpha1.ClientConfiguration, remote *voice.Configuration) 
 		fields = append(fields, "callNotification.method")
 	}
 	return fields
-}
-
-// remoteOf turns the observed state kept in status back into the client's
-// type, so drift can be reported without another remote call.
-func remoteOf(r *voicev1alpha1.RemoteConfiguration) *voice.Configuration {
-	description := r.Description
-	return &voice.Configuration{
-		UniqueName:       r.UniqueName,
-		Description:      &description,
-		CallNotification: voice.CallNotification{URL: r.CallNotificationURL, Method: r.CallNotificationMethod},
-	}
 }
 
 // setInSync writes the InSync condition from a drift list.

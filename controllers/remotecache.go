@@ -64,6 +64,22 @@ type snapshot struct {
 	listed  time.Time            // when the last complete List started; zero before the first
 	written map[string]time.Time // id → when we last created, updated or deleted it
 	gone    map[string]bool      // ids we deleted since, kept out of a List that still shows them
+	// good is, per id, the remote state a reconcile last found or made equal
+	// to the spec. A resync compares the List with it, not with the spec,
+	// so it never needs the webhook password a spec's Secret holds. It lives
+	// in memory only: after a restart every object is reconciled once.
+	good map[string]remoteKey
+}
+
+// remoteKey is the part of a configuration the operator owns, comparable.
+type remoteKey struct {
+	uniqueName, description, url, method string
+	nullDescription                      bool
+}
+
+func keyOf(cfg *voice.Configuration) remoteKey {
+	return remoteKey{uniqueName: cfg.UniqueName, description: deref(cfg.Description), nullDescription: cfg.Description == nil,
+		url: cfg.CallNotification.URL, method: cfg.CallNotification.Method}
 }
 
 // get returns the remote configuration with this id, or a NotFound error; it
@@ -100,7 +116,19 @@ func (c *RemoteCache) wrote(api VoiceAPI, cfg *voice.Configuration) {
 	defer s.mu.Unlock()
 	s.items[cfg.ID] = *cfg
 	s.written[cfg.ID] = time.Now()
+	s.good[cfg.ID] = keyOf(cfg)
 	delete(s.gone, cfg.ID)
+}
+
+// verified records that a reconcile found cfg as it should be.
+func (c *RemoteCache) verified(api VoiceAPI, cfg *voice.Configuration) {
+	if c == nil {
+		return
+	}
+	s := c.snapshotFor(api)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.good[cfg.ID] = keyOf(cfg)
 }
 
 // deleted records that a configuration was deleted.
@@ -112,6 +140,7 @@ func (c *RemoteCache) deleted(api VoiceAPI, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.items, id)
+	delete(s.good, id)
 	s.written[id] = time.Now()
 	s.gone[id] = true
 }
@@ -123,7 +152,7 @@ func (c *RemoteCache) snapshotFor(api VoiceAPI) *snapshot {
 	defer c.mu.Unlock()
 	s := c.accounts[api.AccountSID()]
 	if s == nil {
-		s = &snapshot{items: map[string]voice.Configuration{}, written: map[string]time.Time{}, gone: map[string]bool{}}
+		s = &snapshot{items: map[string]voice.Configuration{}, written: map[string]time.Time{}, gone: map[string]bool{}, good: map[string]remoteKey{}}
 		c.accounts[api.AccountSID()] = s
 	}
 	s.mu.Lock()
@@ -192,8 +221,7 @@ func (c *RemoteCache) Source() source.Source {
 }
 
 // Start relists every account each period and enqueues the objects whose
-// remote side differs from what their status last recorded or from their
-// spec. It runs only on the leader (the manager's default for a Runnable).
+// remote side changed since a reconcile last found it right. It runs only on the leader (the manager's default for a Runnable).
 func (c *RemoteCache) Start(ctx context.Context) error {
 	for {
 		select {
@@ -250,18 +278,18 @@ func (c *RemoteCache) resync(ctx context.Context) {
 }
 
 // outOfDate reports whether obj needs a reconcile: its remote configuration
-// is missing, differs from the spec, or differs from what status recorded.
+// is missing, or differs from what a reconcile last found right (or was
+// never checked by this process). Spec changes reach the controller through
+// its watch, so they need no comparison here.
 func (c *RemoteCache) outOfDate(s *snapshot, obj *voicev1alpha1.ClientConfiguration) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	remote, ok := s.items[obj.Status.ID]
-	s.mu.Unlock()
 	if !ok {
 		return true
 	}
-	if obj.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly && len(drift(obj, &remote)) > 0 {
-		return true
-	}
-	return obj.Status.Remote == nil || *obj.Status.Remote != remoteState(&remote)
+	good, known := s.good[obj.Status.ID]
+	return !known || good != keyOf(&remote)
 }
 
 // String describes the cache for logs.

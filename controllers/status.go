@@ -214,11 +214,11 @@ type commonStatus struct {
 // summarise writes a reconcile's outcome into status: the conditions,
 // observedGeneration when the generation was handled, the handled
 // reconcile-requested-at value, the metrics, and a Warning Event for a new
-// failure. It returns false for an object whose deletion went through, whose
-// status no longer matters.
-func summarise(recorder events.EventRecorder, m *Metrics, kind string, obj client.Object, s commonStatus, old []metav1.Condition, err error, readyMessage string) bool {
+// failure. An object whose deletion went through is left alone: its status no
+// longer matters.
+func summarise(recorder events.EventRecorder, m *Metrics, kind string, obj client.Object, s commonStatus, old []metav1.Condition, err error, readyMessage string) {
 	if !obj.GetDeletionTimestamp().IsZero() && err == nil {
-		return false
+		return
 	}
 	if value, ok := obj.GetAnnotations()[voicev1alpha1.AnnotationReconcileRequestedAt]; ok && err == nil {
 		*s.lastHandled = value
@@ -231,7 +231,6 @@ func summarise(recorder events.EventRecorder, m *Metrics, kind string, obj clien
 	if err != nil {
 		warnOnChange(recorder, obj, old, state)
 	}
-	return true
 }
 
 // touchLastSync returns the patchStatus hook that stamps lastSyncTime when a

@@ -64,13 +64,21 @@ type CallNotification struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\s')",message="url must not contain whitespace"
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http or https URL with a host, such as https://example.com/calls"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*_')",message="url host must not contain underscores: Twilio rejects such webhook hosts (error 13806)"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^/?#]*//[^/?#]*@')",message="url must not contain credentials (user:password@): anyone who can read this object could read them"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^/?#]*//[^/?#]*@')",message="url must not contain credentials (user:password@): anyone who can read this object could read them; put them in a Secret with keys username and password and name it in callNotification.basicAuthSecretRef"
 	URL string `json:"url"`
 
 	// method is the HTTP method Twilio uses for the webhook: GET or POST.
 	// +optional
 	// +kubebuilder:default=POST
 	Method HTTPMethod `json:"method,omitempty"`
+
+	// basicAuthSecretRef names a Secret, in this object's namespace, with the
+	// keys username and password for HTTP basic authentication of the
+	// webhook. The operator sends them to Twilio inside the URL
+	// (https://username:password@host/...), Twilio's way of authenticating
+	// webhooks; they never appear in this object, its status, Events or logs.
+	// +optional
+	BasicAuthSecretRef *SecretReference `json:"basicAuthSecretRef,omitempty"`
 }
 
 // HTTPMethod is the method Twilio uses to call a webhook.
@@ -146,7 +154,8 @@ type RemoteConfiguration struct {
 	// description as stored remotely; empty when null.
 	// +optional
 	Description string `json:"description,omitempty"`
-	// callNotificationURL as stored remotely.
+	// callNotificationURL as stored remotely, with any password replaced by
+	// "xxxxx".
 	// +optional
 	CallNotificationURL string `json:"callNotificationURL,omitempty"`
 	// callNotificationMethod as stored remotely.

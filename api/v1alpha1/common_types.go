@@ -49,6 +49,14 @@ const (
 	SecretKeyEdge = "TWILIO_EDGE"
 )
 
+// Keys of the Secret named by callNotification.basicAuthSecretRef.
+const (
+	// SecretKeyUsername holds the webhook's basic-auth user name.
+	SecretKeyUsername = "username"
+	// SecretKeyPassword holds the webhook's basic-auth password.
+	SecretKeyPassword = "password"
+)
+
 // SecretReference names a Secret in the same namespace as the object that
 // refers to it. The namespace is deliberately not a field: reading Secrets
 // from other namespaces would let anyone who can create these objects use

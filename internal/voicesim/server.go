@@ -439,8 +439,10 @@ func decodeInput(body []byte) (Record, *response) {
 	if cn == nil || cn.URL == nil || *cn.URL == "" {
 		return bad(20001, "Missing required parameter configuration.callnotification.url")
 	}
+	// Credentials in the URL (https://user:pass@host/...) are how Twilio
+	// takes HTTP basic auth for webhooks, so they are accepted and stored.
 	u, err := url.Parse(*cn.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return bad(20001, "configuration.callnotification.url must be an absolute http or https URL")
 	}
 	if strings.Contains(u.Hostname(), "_") {

@@ -147,4 +147,3 @@ func freePort() (string, error) {
 	defer l.Close()
 	return l.Addr().String(), nil
 }
-

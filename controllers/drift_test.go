@@ -1,0 +1,101 @@
+package controllers
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voice"
+)
+
+func TestDrift(t *testing.T) {
+	spec := func(mutate func(*voicev1alpha1.ClientConfiguration)) *voicev1alpha1.ClientConfiguration {
+		obj := &voicev1alpha1.ClientConfiguration{Spec: voicev1alpha1.ClientConfigurationSpec{
+			UniqueName:       "web",
+			Description:      "softphone",
+			CallNotification: voicev1alpha1.CallNotification{URL: "https://example.com/notify", Method: "POST"},
+		}}
+		if mutate != nil {
+			mutate(obj)
+		}
+		return obj
+	}
+	remote := func(mutate func(*voice.Configuration)) *voice.Configuration {
+		d := "softphone"
+		cfg := &voice.Configuration{ID: "voice_clientconfiguration_1", UniqueName: "web", Description: &d,
+			CallNotification: voice.CallNotification{URL: "https://example.com/notify", Method: "POST"}}
+		if mutate != nil {
+			mutate(cfg)
+		}
+		return cfg
+	}
+	alice := url.UserPassword("alice", "s3cret")
+
+	cases := map[string]struct {
+		obj      *voicev1alpha1.ClientConfiguration
+		userinfo *url.Userinfo
+		remote   *voice.Configuration
+		want     []string
+	}{
+		"in sync": {obj: spec(nil), remote: remote(nil)},
+		"method differs only in case": {obj: spec(nil), remote: remote(func(c *voice.Configuration) { c.CallNotification.Method = "post" })},
+		"empty description matches null": {
+			obj:    spec(func(o *voicev1alpha1.ClientConfiguration) { o.Spec.Description = "" }),
+			remote: remote(func(c *voice.Configuration) { c.Description = nil }),
+		},
+		"defaulted method": {obj: spec(func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.Method = "" }), remote: remote(nil)},
+		"every field drifted": {
+			obj: spec(nil),
+			remote: remote(func(c *voice.Configuration) {
+				c.UniqueName, c.Description = "other", nil
+				c.CallNotification = voice.CallNotification{URL: "https://evil.example/", Method: "GET"}
+			}),
+			want: []string{"uniqueName", "description", "callNotification.url", "callNotification.method"},
+		},
+		"basic auth in sync": {
+			obj: spec(nil), userinfo: alice,
+			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:s3cret@example.com/notify" }),
+		},
+		"basic auth password changed remotely": {
+			obj: spec(nil), userinfo: alice,
+			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:guess@example.com/notify" }),
+			want:   []string{"callNotification.url"},
+		},
+		"basic auth removed remotely": {
+			obj: spec(nil), userinfo: alice, remote: remote(nil),
+			want: []string{"callNotification.url"},
+		},
+		"basic auth added remotely": {
+			obj:    spec(nil),
+			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:s3cret@example.com/notify" }),
+			want:   []string{"callNotification.url"},
+		},
+	}
+	for reason, c := range cases {
+		got := drift(desiredInput(c.obj, c.userinfo), c.remote)
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%s: drift (-want +got):\n%s", reason, diff)
+		}
+	}
+}
+
+func TestDesiredInputSendsEveryField(t *testing.T) {
+	obj := &voicev1alpha1.ClientConfiguration{Spec: voicev1alpha1.ClientConfigurationSpec{
+		UniqueName:       "web",
+		CallNotification: voicev1alpha1.CallNotification{URL: "https://example.com/a?b=c"},
+	}}
+	got := desiredInput(obj, url.UserPassword("alice", "p@ss:word/?"))
+	want := voice.ConfigurationInput{
+		UniqueName:       "web",
+		Description:      nil, // sent as null: the API nulls what a PUT omits anyway
+		CallNotification: voice.CallNotification{URL: "https://alice:p%40ss%3Aword%2F%3F@example.com/a?b=c", Method: "POST"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("desiredInput (-want +got):\n%s", diff)
+	}
+	if red := redactURL(got.CallNotification.URL); red != "https://alice:xxxxx@example.com/a?b=c" {
+		t.Errorf("redactURL = %q, want the password hidden", red)
+	}
+}
