@@ -15,6 +15,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -38,6 +39,7 @@ func init() {
 // options are the command-line flags.
 type options struct {
 	metricsAddr, probeAddr string
+	pprofAddr              string
 	leaderElect            bool
 	leaderElectionNS       string
 
@@ -57,6 +59,7 @@ func parseFlags() (options, zap.Options) {
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to; 0 disables them.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address for Go's pprof endpoints (/debug/pprof/), for profiling; 0 disables them.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the operator's own namespace).")
 	flag.StringVar(&o.voiceAPIURL, "voice-api-url", "", "Base URL of the Voice API, overriding https://voice.twilio.com and any region/edge (for the simulator and tests). Only this flag can change it; never a Secret.")
@@ -104,11 +107,16 @@ func run(ctx context.Context, o options) error {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "voice-operator.voice.twilio-operator.io",
 		LeaderElectionNamespace: o.leaderElectionNS,
 		// The new leader starts at once when the old one exits cleanly.
 		LeaderElectionReleaseOnCancel: true,
+		// Cached objects keep only what the controllers read: managedFields
+		// and kubectl's last-applied copy can double an object's size, and
+		// with thousands of objects the cache is most of the memory.
+		Cache: cache.Options{DefaultTransform: controllers.TrimForCache},
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -94,7 +95,8 @@ func (r *AccountDefaultReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}, oldStatus.Conditions, err, fmt.Sprintf("%s is the default of account %s", obj.Status.ConfigurationID, obj.Status.AccountSID))
 	before := obj.DeepCopy()
 	before.Status = *oldStatus
-	if perr := patchStatus(ctx, r.Client, obj, before, touchLastSync(obj, &obj.Status.LastSyncTime, err)); perr != nil {
+	changed := !equality.Semantic.DeepEqual(obj.Status, *oldStatus)
+	if perr := patchStatus(ctx, r.Client, obj, before, changed, touchLastSync(obj, &obj.Status.LastSyncTime, err)); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
 	return result(err, wait.Jitter(r.ResyncPeriod, 0.1))

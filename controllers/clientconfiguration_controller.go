@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
@@ -88,7 +89,8 @@ func (r *ClientConfigurationReconciler) Reconcile(ctx context.Context, req ctrl.
 	r.summarise(obj, oldStatus, err)
 	before := obj.DeepCopy()
 	before.Status = *oldStatus
-	if perr := patchStatus(ctx, r.Client, obj, before, touchLastSync(obj, &obj.Status.LastSyncTime, err)); perr != nil {
+	changed := !equality.Semantic.DeepEqual(obj.Status, *oldStatus)
+	if perr := patchStatus(ctx, r.Client, obj, before, changed, touchLastSync(obj, &obj.Status.LastSyncTime, err)); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
 	return result(err, r.requeueAfter())

@@ -39,7 +39,7 @@ func TestDrift(t *testing.T) {
 		remote   *voice.Configuration
 		want     []string
 	}{
-		"in sync": {obj: spec(nil), remote: remote(nil)},
+		"in sync":                     {obj: spec(nil), remote: remote(nil)},
 		"method differs only in case": {obj: spec(nil), remote: remote(func(c *voice.Configuration) { c.CallNotification.Method = "post" })},
 		"empty description matches null": {
 			obj:    spec(func(o *voicev1alpha1.ClientConfiguration) { o.Spec.Description = "" }),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -34,7 +35,7 @@ func patchMetadata(ctx context.Context, c client.Client, obj client.Object, muta
 		return nil
 	}
 	sent := obj.DeepCopyObject().(client.Object)
-	if err := c.Patch(ctx, sent, patch); err != nil {
+	if err := c.Patch(ctx, sent, client.RawPatch(types.MergePatchType, data)); err != nil {
 		return fmt.Errorf("updating metadata: %w", err)
 	}
 	obj.SetResourceVersion(sent.GetResourceVersion())
@@ -73,3 +74,19 @@ func reconcileTriggers() predicate.Predicate {
 		},
 	}
 }
+
+// TrimForCache drops what no controller reads from objects before they are
+// cached: managedFields and kubectl's last-applied-configuration annotation.
+// It is safe for the metadata patches, which are computed between two copies
+// of the cached object and so never mention either.
+func TrimForCache(in any) (any, error) {
+	if obj, ok := in.(client.Object); ok {
+		obj.SetManagedFields(nil)
+		if annotations := obj.GetAnnotations(); annotations != nil {
+			delete(annotations, lastApplied)
+		}
+	}
+	return in, nil
+}
+
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"

@@ -237,7 +237,9 @@ func (c *RemoteCache) Start(ctx context.Context) error {
 func (c *RemoteCache) resync(ctx context.Context) {
 	log := ctrl.LoggerFrom(ctx).WithName("remote-cache")
 	objs := &voicev1alpha1.ClientConfigurationList{}
-	if err := c.objects.List(ctx, objs); err != nil {
+	// Read-only use of the cached objects: no deep copy of thousands of them
+	// every period.
+	if err := c.objects.List(ctx, objs, client.UnsafeDisableDeepCopy); err != nil {
 		log.Error(err, "Failed to list ClientConfigurations")
 		return
 	}

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -183,22 +184,26 @@ func truncate(msg string) string {
 }
 
 // patchStatus writes obj's status with a merge patch against before (obj as
-// it was with its old status), and only when something changed: a resync that
-// found nothing new writes nothing. touch runs just before a real write, to
-// stamp fields such as lastSyncTime that must not cause a write by themselves.
-func patchStatus(ctx context.Context, c client.Client, obj, before client.Object, touch func()) error {
-	patch := client.MergeFrom(before)
-	data, err := patch.Data(obj)
-	if err != nil {
-		return fmt.Errorf("computing status patch: %w", err)
-	}
-	if string(data) == "{}" {
+// it was with its old status), and only when changed: a resync that found
+// nothing new writes nothing. touch runs just before a real write, to stamp
+// fields such as lastSyncTime that must not cause a write by themselves.
+//
+// The caller decides "changed" by comparing the typed statuses, which costs
+// nothing; the patch is then computed once and sent as it is (letting Patch
+// compute it again would marshal both copies of the object a second time,
+// garbage that dominates memory when thousands of objects converge at once).
+func patchStatus(ctx context.Context, c client.Client, obj, before client.Object, changed bool, touch func()) error {
+	if !changed {
 		return nil
 	}
 	if touch != nil {
 		touch()
 	}
-	if err := c.Status().Patch(ctx, obj, patch); err != nil {
+	data, err := client.MergeFrom(before).Data(obj)
+	if err != nil {
+		return fmt.Errorf("computing status patch: %w", err)
+	}
+	if err := c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, data)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	return nil

@@ -23,6 +23,7 @@ func main() {
 	var (
 		sizes    = flag.String("sizes", "100,1000,5000", "Object counts to run (comma-separated).")
 		quick    = flag.Bool("quick", false, "Run only a small set (100 and 1000 objects), for a first look.")
+		extras   = flag.Bool("extras", true, "Also run 1,000 objects in get mode, over 10 accounts, and with 50 ms latency.")
 		resync   = flag.Duration("resync", 5*time.Second, "The operator's --resync-period.")
 		periods  = flag.Int("steady-periods", 3, "Resync periods the steady phase lasts.")
 		conc     = flag.Int("concurrency", 8, "The operator's --max-concurrent-reconciles.")
@@ -30,6 +31,7 @@ func main() {
 		kubeQPS  = flag.Float64("kube-qps", 500, "The operator's --kube-api-qps.")
 		pageSize = flag.Int("page-size", 100, "The operator's --list-page-size.")
 		out      = flag.String("out", "bench-results", "Folder for the JSON results.")
+		profile  = flag.Bool("pprof", false, "Save a heap profile of the operator after each phase, into the -out folder.")
 	)
 	flag.Parse()
 
@@ -50,9 +52,12 @@ func main() {
 	defer env.Stop()
 
 	var results []*bench.Result
-	for _, cfg := range matrix(*sizes, *quick) {
+	for _, cfg := range matrix(*sizes, *quick, *extras) {
 		cfg.Resync, cfg.SteadyPeriods, cfg.Concurrency = *resync, *periods, *conc
 		cfg.VoiceQPS, cfg.KubeQPS, cfg.PageSize, cfg.EditPercent = *qps, *kubeQPS, *pageSize, 10
+		if *profile {
+			cfg.ProfileDir = *out
+		}
 		res, err := env.Run(ctx, cfg, logf)
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", cfg.Name(), err))
@@ -71,7 +76,7 @@ func main() {
 // matrix is the default set of runs: every size in list mode, the middle
 // size in get mode too (for the ratio), over ten accounts, and with 50 ms of
 // simulated latency (throughput at the configured QPS).
-func matrix(sizes string, quick bool) []bench.Config {
+func matrix(sizes string, quick, extras bool) []bench.Config {
 	var ns []int
 	for _, s := range strings.Split(sizes, ",") {
 		var n int
@@ -82,6 +87,9 @@ func matrix(sizes string, quick bool) []bench.Config {
 	var runs []bench.Config
 	for _, n := range ns {
 		runs = append(runs, bench.Config{Objects: n, Accounts: 1, Observe: "list"})
+	}
+	if !extras {
+		return runs
 	}
 	mid := 1000
 	runs = append(runs,

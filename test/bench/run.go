@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +52,9 @@ type Config struct {
 	PageSize int `json:"pageSize"`
 	// EditPercent is the share of objects whose spec the edit phase changes.
 	EditPercent int `json:"editPercent"`
+	// ProfileDir, when set, receives a heap profile of the operator at the
+	// end of each phase.
+	ProfileDir string `json:"-"`
 }
 
 // Name labels the run in the table.
@@ -147,6 +153,11 @@ func (e *Env) Run(ctx context.Context, cfg Config, logf func(string, ...any)) (*
 			return nil, err
 		}
 		phase.Name, phase.Remote = p.name, e.Sim.Calls()
+		if cfg.ProfileDir != "" {
+			if err := op.saveHeapProfile(filepath.Join(cfg.ProfileDir, fmt.Sprintf("heap-%d-%s-%s.pprof", cfg.Objects, cfg.Observe, p.name))); err != nil {
+				logf("heap profile: %v", err)
+			}
+		}
 		phase.KubeWrites = after.objects - before.objects
 		phase.EventWrites = after.events - before.events
 		res.Phases = append(res.Phases, phase)
@@ -365,6 +376,7 @@ func percentile(sorted []float64, p float64) float64 {
 type operator struct {
 	cmd         *exec.Cmd
 	metricsAddr string
+	pprofAddr   string
 	stopSample  chan struct{}
 	sampled     chan struct{}
 	mu          sync.Mutex
@@ -377,6 +389,12 @@ func (e *Env) startOperator(ctx context.Context, cfg Config, logf func(string, .
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
+	}
+	pprofAddr := "0"
+	if cfg.ProfileDir != "" {
+		if pprofAddr, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	logFile, err := os.CreateTemp(e.dir, "operator-*.log")
 	if err != nil {
@@ -396,12 +414,13 @@ func (e *Env) startOperator(ctx context.Context, cfg Config, logf func(string, .
 		"--kube-api-qps", strconv.FormatFloat(cfg.KubeQPS, 'f', -1, 64),
 		"--kube-api-burst", strconv.Itoa(int(2*cfg.KubeQPS)),
 		"--zap-log-level", "error",
+		"--pprof-bind-address", pprofAddr,
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the operator: %w", err)
 	}
-	op := &operator{cmd: cmd, metricsAddr: addr, stopSample: make(chan struct{}), sampled: make(chan struct{})}
+	op := &operator{cmd: cmd, metricsAddr: addr, pprofAddr: pprofAddr, stopSample: make(chan struct{}), sampled: make(chan struct{})}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := op.scrape(); err == nil {
@@ -512,4 +531,23 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// saveHeapProfile writes the operator's heap profile (after a GC) to path.
+func (op *operator) saveHeapProfile(path string) error {
+	resp, err := http.Get("http://" + op.pprofAddr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, io.LimitReader(resp.Body, 64<<20))
+	return err
 }
