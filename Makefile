@@ -40,8 +40,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the ClusterRole from the markers.
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the ClusterRole from the markers, and docs/reference.md from both.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	go run ./hack/refdocs
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
@@ -57,9 +58,9 @@ vet: ## Run go vet.
 
 .PHONY: verify
 verify: manifests generate fmt ## Fail if code generation or gofmt changed the tree (run by `make test` when CI=true).
-	@if [ -n "$$(git status --porcelain -- api config controllers internal hack main.go)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config controllers internal hack docs main.go)" ]; then \
 		echo "make manifests generate fmt changed the tree; commit the regenerated files:"; \
-		git status --porcelain -- api config controllers internal hack main.go; \
+		git status --porcelain -- api config controllers internal hack docs main.go; \
 		git diff --stat; \
 		exit 1; \
 	fi
@@ -112,8 +113,8 @@ deploy: manifests ## Deploy the operator (image IMG) to the current kubeconfig's
 	$(KUBECTL) kustomize config/default | sed 's|controller:latest|$(IMG)|' | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
-undeploy: ## Remove the operator's Deployment, RBAC and namespace (the CRDs stay).
-	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
+undeploy: ## Remove the operator's Deployment, RBAC and namespace (the CRDs, and so every object, stay).
+	$(KUBECTL) kustomize config/default | go run ./hack/withoutcrds | $(KUBECTL) delete --ignore-not-found -f -
 
 ##@ Tools
 
@@ -132,5 +133,6 @@ bench: envtest ## Measure remote calls, apiserver writes, latency, memory and CP
 ##@ Demo
 
 .PHONY: demo
-demo: ## Run the operator on a local control plane against the local API simulator (no cluster, no Twilio account).
-	@echo "make demo arrives with the demo issue ([5/7]); until then: make test"
+demo: envtest ## Run the operator on a local control plane against the local API simulator (no cluster, no Twilio account).
+	@echo "Compiling the demo (a few seconds; longer on a cold Go cache)..."
+	go run ./hack/demo $(DEMO_ARGS)

@@ -57,3 +57,32 @@ var _ = Describe("ClientConfiguration under remote faults", func() {
 		GinkgoWriter.Printf("after delete: remote calls %v; faults injected %v\n", t.calls(), sim.FaultCounts())
 	})
 })
+
+var _ = Describe("ClientConfiguration facing malformed answers", func() {
+	DescribeTable("reports a readable condition, never panics, and recovers with exactly one remote configuration",
+		func(ctx SpecContext, kind voicesim.MalformedKind) {
+			t := newTenant(ctx, true)
+			// Every answer with a body is garbled after the request was
+			// processed: the create is committed, its answer unreadable.
+			sim.SetFaults(voicesim.Faults{Malformed: 1, MalformedKinds: []voicesim.MalformedKind{kind}})
+			DeferCleanup(func() { sim.SetFaults(voicesim.Faults{}) })
+			obj := t.clientConfiguration("garbled")
+			create(ctx, obj)
+
+			ready := waitReason(ctx, obj, voicev1alpha1.ReasonRemoteUnavailable)
+			Expect(ready.Message).To(ContainSubstring("unreadable response"))
+			Expect(len(ready.Message)).To(BeNumerically("<=", 1025), "a huge answer must not end up in the condition")
+			Expect(ready.Message).NotTo(ContainSubstring(t.token))
+
+			sim.SetFaults(voicesim.Faults{})
+			waitReady(ctx, obj)
+			Expect(t.remoteByName("garbled")).To(HaveLen(1), "the committed create is found, not made twice")
+			Expect(obj.Status.ID).To(Equal(t.remoteByName("garbled")[0].ID))
+		},
+		Entry("truncated JSON", voicesim.MalformedTruncated),
+		Entry("JSON with wrong types", voicesim.MalformedWrongTypes),
+		Entry("an HTML error page, as a proxy would answer", voicesim.MalformedHTML),
+		Entry("a 2xx with an empty body", voicesim.MalformedEmpty),
+		Entry("a body larger than the client reads", voicesim.MalformedHuge),
+	)
+})

@@ -101,10 +101,77 @@ var _ = Describe("API validation through the real kube-apiserver", func() {
 		Entry("unknown deletionPolicy",
 			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.DeletionPolicy = "Keep" },
 			"spec.deletionPolicy", `supported values: "Delete", "Orphan"`),
+		Entry("uniqueName with an em space (U+2003)",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "my\u2003webhook" },
+			"spec.uniqueName", "must not contain whitespace"),
+		Entry("uniqueName with an ideographic space (U+3000)",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "my\u3000webhook" },
+			"spec.uniqueName", "must not contain whitespace"),
+		Entry("uniqueName with a zero-width space (U+200B)",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "my\u200bwebhook" },
+			"spec.uniqueName", "must not contain whitespace"),
+		Entry("uniqueName with a line separator (U+2028)",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "my\u2028webhook" },
+			"spec.uniqueName", "must not contain whitespace"),
+		Entry("uniqueName with a next-line control (U+0085)",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "my\u0085webhook" },
+			"spec.uniqueName", "must not contain whitespace"),
+		Entry("description over 1024 characters",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.Description = strings.Repeat("d", 1025) },
+			"spec.description", "may not be more than 1024"),
+		Entry("url over 2048 characters",
+			func(o *voicev1alpha1.ClientConfiguration) {
+				o.Spec.CallNotification.URL = "https://example.com/" + strings.Repeat("a", 2040)
+			},
+			"spec.callNotification.url", "may not be more than 2048"),
+		Entry("javascript: url",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "javascript:alert(1)" },
+			"spec.callNotification.url", "must be an absolute http or https URL"),
+		Entry("file: url",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "file:///etc/passwd" },
+			"spec.callNotification.url", "must be an absolute http or https URL"),
+		Entry("data: url",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "data:text/html,<script>x</script>" },
+			"spec.callNotification.url", "must be an absolute http or https URL"),
+		Entry("url with a space",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "https://example.com/a b" },
+			"spec.callNotification.url", "must not contain whitespace"),
+		Entry("url with only a user name",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "https://user@example.com/x" },
+			"spec.callNotification.url", "callNotification.basicAuthSecretRef"),
+		Entry("credentialsRef climbing out with a path",
+			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CredentialsRef.Name = "../kube-system/admin" },
+			"spec.credentialsRef.name", "should match"),
+		Entry("basicAuthSecretRef naming another namespace",
+			func(o *voicev1alpha1.ClientConfiguration) {
+				o.Spec.CallNotification.BasicAuthSecretRef = &voicev1alpha1.SecretReference{Name: "other/auth"}
+			},
+			"spec.callNotification.basicAuthSecretRef.name", "should match"),
 		Entry("unknown managementPolicy",
 			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.ManagementPolicy = "ReadOnly" },
 			"spec.managementPolicy", `supported values: "Manage", "ObserveOnly"`),
 	)
+
+	It("rejects unknown fields when the client asks for strict validation, as kubectl does", func(ctx SpecContext) {
+		obj := unstructuredClientConfiguration(ns, map[string]any{
+			"uniqueName":       "x",
+			"callNotification": map[string]any{"url": "https://example.com/", "headers": map[string]any{"X-Evil": "1"}},
+			"credentialsRef":   map[string]any{"name": "twilio-credentials"},
+		})
+		err := k8sClient.Create(ctx, obj, client.FieldValidation("Strict"))
+		Expect(err).To(MatchError(ContainSubstring(`unknown field "spec.callNotification.headers"`)))
+	})
+
+	It("never lets credentialsRef reach another namespace: an added namespace field is pruned", func(ctx SpecContext) {
+		obj := unstructuredClientConfiguration(ns, map[string]any{
+			"uniqueName":       "x",
+			"callNotification": map[string]any{"url": "https://example.com/"},
+			"credentialsRef":   map[string]any{"name": "twilio-credentials", "namespace": "kube-system"},
+		})
+		Expect(k8sClient.Create(ctx, obj, client.DryRunAll)).To(Succeed())
+		ref, _, _ := unstructured.NestedMap(obj.Object, "spec", "credentialsRef")
+		Expect(ref).To(Equal(map[string]any{"name": "twilio-credentials"}))
+	})
 
 	It("fills in the defaults of a minimal ClientConfiguration", func(ctx SpecContext) {
 		obj := validClientConfiguration(ns)
@@ -176,4 +243,14 @@ func readObjects(file string) []*unstructured.Unstructured {
 			objs = append(objs, obj)
 		}
 	}
+}
+
+// unstructuredClientConfiguration builds a ClientConfiguration from a raw
+// spec, to send what the typed API cannot express.
+func unstructuredClientConfiguration(ns string, spec map[string]any) *unstructured.Unstructured {
+	obj := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+	obj.SetGroupVersionKind(voicev1alpha1.GroupVersion.WithKind("ClientConfiguration"))
+	obj.SetNamespace(ns)
+	obj.SetName("hostile")
+	return obj
 }

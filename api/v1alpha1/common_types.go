@@ -133,8 +133,6 @@ const (
 	// ReasonDeletionFailed: the remote delete was refused for a reason that
 	// retrying will not fix. The finalizer stays; see the message.
 	ReasonDeletionFailed = "DeletionFailed"
-	// ReasonPaused: the paused annotation is set; no remote calls are made.
-	ReasonPaused = "Paused"
 	// ReasonDrifted: the remote configuration differs from the spec (reported,
 	// not corrected, under managementPolicy ObserveOnly).
 	ReasonDrifted = "Drifted"

@@ -129,8 +129,8 @@ func (e *Env) Stop() {
 	_ = os.RemoveAll(e.dir)
 }
 
-// createSecret creates a credentials Secret for a simulator account.
-func (e *Env) createSecret(ctx context.Context, ns, name, account, token string) error {
+// CreateSecret creates a credentials Secret for a simulator account.
+func (e *Env) CreateSecret(ctx context.Context, ns, name, account, token string) error {
 	e.Sim.AddAccount(account, token)
 	return e.Client.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},

@@ -103,7 +103,7 @@ func (e *Env) Run(ctx context.Context, cfg Config, logf func(string, ...any)) (*
 	accounts := make([]string, cfg.Accounts)
 	for i := range accounts {
 		accounts[i] = "AC" + randomHex(16)
-		if err := e.createSecret(ctx, ns.Name, fmt.Sprintf("creds-%d", i), accounts[i], "token-"+randomHex(8)); err != nil {
+		if err := e.CreateSecret(ctx, ns.Name, fmt.Sprintf("creds-%d", i), accounts[i], "token-"+randomHex(8)); err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +119,7 @@ func (e *Env) Run(ctx context.Context, cfg Config, logf func(string, ...any)) (*
 	if err != nil {
 		return nil, err
 	}
-	defer op.stop()
+	defer op.Stop()
 
 	res := &Result{Config: cfg}
 	objs := make([]*voicev1alpha1.ClientConfiguration, cfg.Objects)
@@ -372,8 +372,10 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[max(i, 0)]
 }
 
-// operator is the operator process of one run.
-type operator struct {
+// Operator is an operator process started by the benchmark environment.
+type Operator struct {
+	// LogPath is the file holding everything the process printed.
+	LogPath     string
 	cmd         *exec.Cmd
 	metricsAddr string
 	pprofAddr   string
@@ -383,28 +385,17 @@ type operator struct {
 	heapPeak    uint64
 }
 
-// startOperator starts the operator binary against the control plane and
-// the simulator, and samples its heap until it stops.
-func (e *Env) startOperator(ctx context.Context, cfg Config, logf func(string, ...any)) (*operator, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+// startOperator starts the operator binary for a benchmark run, and
+// samples its heap until it stops.
+func (e *Env) startOperator(ctx context.Context, cfg Config, logf func(string, ...any)) (*Operator, error) {
 	pprofAddr := "0"
 	if cfg.ProfileDir != "" {
+		var err error
 		if pprofAddr, err = freePort(); err != nil {
 			return nil, err
 		}
 	}
-	logFile, err := os.CreateTemp(e.dir, "operator-*.log")
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(e.Operator,
-		"--kubeconfig", e.Kubeconfig,
-		"--voice-api-url", e.SimURL,
-		"--metrics-bind-address", addr,
-		"--health-probe-bind-address", "0",
+	op, err := e.StartOperator(ctx,
 		"--resync-period", cfg.Resync.String(),
 		"--observe", cfg.Observe,
 		"--list-page-size", strconv.Itoa(cfg.PageSize),
@@ -416,29 +407,55 @@ func (e *Env) startOperator(ctx context.Context, cfg Config, logf func(string, .
 		"--zap-log-level", "error",
 		"--pprof-bind-address", pprofAddr,
 	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the operator: %w", err)
+	if err != nil {
+		return nil, err
 	}
-	op := &operator{cmd: cmd, metricsAddr: addr, pprofAddr: pprofAddr, stopSample: make(chan struct{}), sampled: make(chan struct{})}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := op.scrape(); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			op.stop()
-			return nil, fmt.Errorf("the operator's metrics endpoint did not come up (log: %s)", logFile.Name())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	logf("operator started (pid %d, log %s)", cmd.Process.Pid, logFile.Name())
+	op.pprofAddr = pprofAddr
+	logf("operator started (pid %d, log %s)", op.cmd.Process.Pid, op.LogPath)
 	go op.sampleHeap()
 	return op, nil
 }
 
+// StartOperator starts the operator binary against the control plane and
+// the simulator, with args added to the connection flags, and waits until
+// its metrics endpoint answers. Its output goes to the file at LogPath.
+func (e *Env) StartOperator(ctx context.Context, args ...string) (*Operator, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.CreateTemp(e.dir, "operator-*.log")
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	base := []string{
+		"--kubeconfig", e.Kubeconfig,
+		"--voice-api-url", e.SimURL,
+		"--metrics-bind-address", addr,
+		"--health-probe-bind-address", "0",
+	}
+	cmd := exec.Command(e.Operator, append(base, args...)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the operator: %w", err)
+	}
+	op := &Operator{cmd: cmd, metricsAddr: addr, LogPath: logFile.Name(), stopSample: make(chan struct{}), sampled: make(chan struct{})}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := op.scrape(); err == nil {
+			return op, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			op.Stop()
+			return nil, fmt.Errorf("the operator's metrics endpoint did not come up (log: %s)", logFile.Name())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // sampleHeap keeps the largest heap in use seen every 250 ms.
-func (op *operator) sampleHeap() {
+func (op *Operator) sampleHeap() {
 	defer close(op.sampled)
 	for {
 		if m, err := op.scrape(); err == nil {
@@ -455,7 +472,7 @@ func (op *operator) sampleHeap() {
 	}
 }
 
-func (op *operator) peakHeap() uint64 {
+func (op *Operator) peakHeap() uint64 {
 	op.mu.Lock()
 	defer op.mu.Unlock()
 	return op.heapPeak
@@ -465,7 +482,7 @@ func (op *operator) peakHeap() uint64 {
 type writes struct{ objects, events int }
 
 // kubeWrites reads the operator's own count of apiserver requests.
-func (op *operator) kubeWrites() (writes, error) {
+func (op *Operator) kubeWrites() (writes, error) {
 	m, err := op.scrape()
 	if err != nil {
 		return writes{}, err
@@ -487,7 +504,7 @@ func (op *operator) kubeWrites() (writes, error) {
 }
 
 // usage reads the process's peak resident memory and CPU time from /proc.
-func (op *operator) usage() (peakRSS uint64, cpuSeconds float64) {
+func (op *Operator) usage() (peakRSS uint64, cpuSeconds float64) {
 	pid := op.cmd.Process.Pid
 	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 		for _, line := range strings.Split(string(status), "\n") {
@@ -509,8 +526,8 @@ func (op *operator) usage() (peakRSS uint64, cpuSeconds float64) {
 	return peakRSS, cpuSeconds
 }
 
-// stop terminates the operator and waits for it.
-func (op *operator) stop() {
+// Stop terminates the operator and waits for it.
+func (op *Operator) Stop() {
 	select {
 	case <-op.stopSample:
 	default:
@@ -534,7 +551,7 @@ func randomHex(n int) string {
 }
 
 // saveHeapProfile writes the operator's heap profile (after a GC) to path.
-func (op *operator) saveHeapProfile(path string) error {
+func (op *Operator) saveHeapProfile(path string) error {
 	resp, err := http.Get("http://" + op.pprofAddr + "/debug/pprof/heap?gc=1")
 	if err != nil {
 		return err

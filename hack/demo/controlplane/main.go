@@ -1,0 +1,114 @@
+// Command controlplane runs etcd and kube-apiserver from the envtest
+// toolchain with the operator's CRDs installed, for the demo and the
+// end-to-end suite, which start it through hack/demo/localenv. It writes the
+// admin user's kubeconfig, prints "ready <apiserver URL>" once the CRDs are
+// served, and stops the control plane on SIGINT or SIGTERM, or, with
+// --stop-on-stdin-eof, when its standard input closes: the program that
+// started it holds that pipe open, so even if that program is killed outright
+// the control plane does not outlive it.
+//
+// It is a command of its own, rather than code in the demo, so that the demo
+// itself compiles from the standard library alone and can show progress
+// while the heavy Kubernetes packages compile on a fresh machine.
+//
+//	go run ./hack/demo/controlplane --assets bin/k8s/1.37.2 --crds config/crd/bases --kubeconfig /tmp/kubeconfig
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// options are the command-line flags.
+type options struct {
+	assets, crds, kubeconfig string
+	stopOnStdinEOF           bool
+}
+
+func main() {
+	var o options
+	// A flag set of its own: controller-runtime registers --kubeconfig on the
+	// global one, with another meaning (the file to read).
+	fs := flag.NewFlagSet("controlplane", flag.ExitOnError)
+	fs.StringVar(&o.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "folder with etcd and kube-apiserver (default $KUBEBUILDER_ASSETS)")
+	fs.StringVar(&o.crds, "crds", "config/crd/bases", "folder of the CRDs to install")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "file to write the admin user's kubeconfig to (mode 0600)")
+	fs.BoolVar(&o.stopOnStdinEOF, "stop-on-stdin-eof", false, "stop when standard input closes (the parent's lifeline)")
+	_ = fs.Parse(os.Args[1:]) // ExitOnError: a bad flag exits with the usage
+	// envtest logs through controller-runtime; its errors come back as errors.
+	ctrllog.SetLogger(logr.Discard())
+
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "controlplane:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if o.assets == "" || o.kubeconfig == "" {
+		return errors.New("--assets (or KUBEBUILDER_ASSETS) and --kubeconfig are required")
+	}
+	// Caught from the start, so that a stop requested while the control plane
+	// is still starting stops it once it is up instead of leaving it behind.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: o.assets,
+		CRDDirectoryPaths:     []string{o.crds},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		// Start may fail after etcd is up; stop whatever did start.
+		return errors.Join(fmt.Errorf("starting the control plane from %s: %w", o.assets, err), env.Stop())
+	}
+	if err := writeKubeconfig(o.kubeconfig, env.KubeConfig); err != nil {
+		return errors.Join(err, env.Stop())
+	}
+	fmt.Printf("ready %s\n", strings.TrimSuffix(cfg.Host, "/"))
+
+	select {
+	case <-ctx.Done():
+	case <-parentGone(o.stopOnStdinEOF):
+	}
+	if err := env.Stop(); err != nil {
+		return fmt.Errorf("stopping the control plane: %w", err)
+	}
+	return nil
+}
+
+// parentGone is closed when standard input reaches its end, if asked to
+// watch it; otherwise never.
+func parentGone(watch bool) <-chan struct{} {
+	gone := make(chan struct{})
+	if watch {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			close(gone)
+		}()
+	}
+	return gone
+}
+
+func writeKubeconfig(path string, content []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing the kubeconfig: %w", err)
+	}
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		return fmt.Errorf("writing the kubeconfig: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package e2e_test
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/twilio-operator/voice-operator/internal/voicesim"
+)
+
+// Names in config/samples.
+const (
+	webSoftphone   = "web-softphone"
+	mobileApp      = "mobile-app"
+	accountDefault = "account-default"
+)
+
+// How kubectl names the rows of `kubectl get twilio`, which lists two kinds.
+const (
+	ccRow = "clientconfiguration.voice.twilio-operator.io/"
+	adRow = "accountdefault.voice.twilio-operator.io/"
+)
+
+// The printer columns of `kubectl get twilio -o wide`, in order.
+var (
+	clientConfigurationColumns = []string{"NAME", "UNIQUE NAME", "ID", "READY", "REASON", "MESSAGE", "ACCOUNT", "AGE"}
+	accountDefaultColumns      = []string{"NAME", "CONFIGURATION", "ID", "READY", "REASON", "MESSAGE", "ACCOUNT", "AGE"}
+)
+
+// getTwilio runs `kubectl get twilio -o wide` in the tenant's namespace and
+// returns its two tables, ClientConfigurations first.
+func (t tenant) getTwilio(ctx context.Context, g Gomega) (clientConfigurations, accountDefaults table) {
+	out, err := cp.Kubectl.Run(ctx, "get", "twilio", "-o", "wide", "-n", t.ns)
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, tbl := range parseTables(out) {
+		switch {
+		case len(tbl.rows) > 0 && strings.HasPrefix(tbl.rows[0]["NAME"], ccRow):
+			clientConfigurations = tbl
+		case len(tbl.rows) > 0 && strings.HasPrefix(tbl.rows[0]["NAME"], adRow):
+			accountDefaults = tbl
+		}
+	}
+	g.Expect(clientConfigurations.rows).NotTo(BeEmpty(), "no ClientConfiguration table in:\n%s", out)
+	g.Expect(accountDefaults.rows).NotTo(BeEmpty(), "no AccountDefault table in:\n%s", out)
+	return clientConfigurations, accountDefaults
+}
+
+var _ = Describe("The user's path through kubectl", func() {
+	var t tenant
+	BeforeEach(func(ctx SpecContext) { t = newTenant(ctx) })
+
+	When("config/samples is applied with kubectl apply -k", func() {
+		BeforeEach(func(ctx SpecContext) {
+			kubectl(ctx, "apply", "-k", t.overlay)
+			t.waitReady(ctx)
+		})
+
+		It("lists both kinds Ready in kubectl get twilio -o wide, with the ids the remote side holds", func(ctx SpecContext) {
+			var web, mobile voicesim.Record
+			Eventually(func(g Gomega) {
+				state := t.remote(ctx, g)
+				g.Expect(state.Configurations).To(HaveLen(2))
+				web, mobile = t.remoteByName(ctx, g, webSoftphone)[0], t.remoteByName(ctx, g, mobileApp)[0]
+				g.Expect(state.Default).To(Equal(web.ID), "the AccountDefault made web-softphone the default")
+			}).WithContext(ctx).Should(Succeed())
+
+			ccs, ads := t.getTwilio(ctx, Default)
+			Expect(ccs.headers).To(Equal(clientConfigurationColumns))
+			Expect(ads.headers).To(Equal(accountDefaultColumns))
+			for _, remote := range []voicesim.Record{web, mobile} {
+				Expect(ccs.row(Default, ccRow+remote.UniqueName)).To(SatisfyAll(
+					HaveKeyWithValue("UNIQUE NAME", remote.UniqueName),
+					HaveKeyWithValue("ID", remote.ID),
+					HaveKeyWithValue("READY", "True"),
+					HaveKeyWithValue("REASON", "Synced"),
+					HaveKeyWithValue("MESSAGE", "Remote configuration "+remote.ID+" matches the spec"),
+					HaveKeyWithValue("ACCOUNT", t.account),
+				))
+			}
+			Expect(ads.row(Default, adRow+accountDefault)).To(SatisfyAll(
+				HaveKeyWithValue("CONFIGURATION", webSoftphone),
+				HaveKeyWithValue("ID", web.ID),
+				HaveKeyWithValue("READY", "True"),
+				HaveKeyWithValue("REASON", "Synced"),
+				HaveKeyWithValue("ACCOUNT", t.account),
+			))
+
+			By("holding the remote configurations exactly as the samples say")
+			Expect(web.CallNotificationURL).To(Equal("https://example.com/voice/notify"))
+			Expect(web.CallNotificationMethod).To(Equal("POST"))
+			Expect(web.Description).To(HaveValue(Equal("Incoming-call notifications for the browser softphone")))
+			Expect(mobile.CallNotificationURL).To(Equal("https://example.com/voice/mobile?source=operator"))
+			Expect(mobile.CallNotificationMethod).To(Equal("GET"))
+			Expect(mobile.Description).To(BeNil())
+		})
+
+		It("carries a kubectl patch of the spec to the remote configuration, keeping its id", func(ctx SpecContext) {
+			var id string
+			Eventually(func(g Gomega) {
+				web := t.remoteByName(ctx, g, webSoftphone)
+				g.Expect(web).To(HaveLen(1))
+				id = web[0].ID
+			}).WithContext(ctx).Should(Succeed())
+
+			kubectl(ctx, "patch", "-n", t.ns, "clientconfiguration", webSoftphone, "--type=merge", "-p",
+				`{"spec":{"uniqueName":"web-softphone-v2","description":"Moved to v2","callNotification":{"url":"https://example.com/voice/v2","method":"GET"}}}`)
+
+			Eventually(func(g Gomega) {
+				remote := t.remoteByID(ctx, g, id)
+				g.Expect(remote).NotTo(BeNil(), "the remote configuration %s is gone", id)
+				g.Expect(remote.UniqueName).To(Equal("web-softphone-v2"))
+				g.Expect(remote.Description).To(HaveValue(Equal("Moved to v2")))
+				g.Expect(remote.CallNotificationURL).To(Equal("https://example.com/voice/v2"))
+				g.Expect(remote.CallNotificationMethod).To(Equal("GET"))
+			}).WithContext(ctx).Should(Succeed())
+
+			By("reporting the new generation Ready, with the new unique name and the same id")
+			Eventually(func(g Gomega) {
+				generations, err := cp.Kubectl.Run(ctx, "get", "-n", t.ns, "clientconfiguration", webSoftphone,
+					"-o", "jsonpath={.metadata.generation} {.status.observedGeneration}")
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(generations).To(Equal("2 2"))
+				ccs, ads := t.getTwilio(ctx, g)
+				g.Expect(ccs.row(g, ccRow+webSoftphone)).To(SatisfyAll(
+					HaveKeyWithValue("UNIQUE NAME", "web-softphone-v2"),
+					HaveKeyWithValue("ID", id),
+					HaveKeyWithValue("READY", "True"),
+				))
+				g.Expect(ads.row(g, adRow+accountDefault)).To(HaveKeyWithValue("ID", id))
+			}).WithContext(ctx).Should(Succeed())
+			Eventually(func(g Gomega) {
+				state := t.remote(ctx, g)
+				g.Expect(state.Configurations).To(HaveLen(2), "the edit created nothing new")
+				g.Expect(state.Default).To(Equal(id), "the default stays on the renamed configuration")
+			}).WithContext(ctx).Should(Succeed())
+		})
+
+		It("deletes the remote configurations on kubectl delete, except the Orphan one, and releases the finalizers", func(ctx SpecContext) {
+			var web, mobile string
+			Eventually(func(g Gomega) {
+				web, mobile = t.remoteByName(ctx, g, webSoftphone)[0].ID, t.remoteByName(ctx, g, mobileApp)[0].ID
+			}).WithContext(ctx).Should(Succeed())
+
+			// kubectl delete waits until the objects are gone, that is until
+			// the operator released its finalizers.
+			kubectl(ctx, "delete", "-n", t.ns, "accountdefault,clientconfiguration", "--all", "--timeout=60s")
+			Expect(kubectl(ctx, "get", "twilio", "-n", t.ns, "-o", "name")).To(BeEmpty())
+
+			state := t.remote(ctx, Default)
+			Expect(state.Configurations).To(ConsistOf(
+				HaveField("ID", mobile), // deletionPolicy: Orphan
+			), "web-softphone (%s) is deleted remotely, mobile-app (%s) stays", web, mobile)
+			Expect(state.Default).To(BeEmpty(), "deleting the AccountDefault unset the default")
+		})
+	})
+
+	When("config/samples is applied server-side", func() {
+		It("makes no remote write when the same apply runs again", func(ctx SpecContext) {
+			kubectl(ctx, "apply", "--server-side", "-k", t.overlay)
+			t.waitReady(ctx)
+			generations := kubectl(ctx, "get", "twilio", "-n", t.ns, "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.generation} {end}")
+
+			before, err := sim.Calls(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			out := kubectl(ctx, "apply", "--server-side", "-k", t.overlay)
+			Expect(out).To(ContainSubstring("clientconfiguration.voice.twilio-operator.io/web-softphone serverside-applied"))
+
+			By("writing nothing remotely over three resync periods")
+			Consistently(func(g Gomega) {
+				now, err := sim.Calls(ctx)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(writesIn(now.Calls)).To(Equal(writesIn(before.Calls)), "remote writes: before %v, now %v", before.Calls, now.Calls)
+			}).WithContext(ctx).WithTimeout(3 * resyncPeriod).WithPolling(200 * time.Millisecond).Should(Succeed())
+
+			By("while it kept reading the remote side at each resync, so there was something to not write")
+			after, err := sim.Calls(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(readsIn(after.Calls)-readsIn(before.Calls)).To(BeNumerically(">=", 2),
+				"remote reads: before %v, after %v", before.Calls, after.Calls)
+			Expect(kubectl(ctx, "get", "twilio", "-n", t.ns, "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.generation} {end}")).
+				To(Equal(generations), "the second apply left every spec as it was")
+		})
+	})
+})
