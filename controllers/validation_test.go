@@ -131,7 +131,9 @@ var _ = Describe("API validation through the real kube-apiserver", func() {
 			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "file:///etc/passwd" },
 			"spec.callNotification.url", "must be an absolute http or https URL"),
 		Entry("data: url",
-			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "data:text/html,<script>x</script>" },
+			func(o *voicev1alpha1.ClientConfiguration) {
+				o.Spec.CallNotification.URL = "data:text/html,<script>x</script>"
+			},
 			"spec.callNotification.url", "must be an absolute http or https URL"),
 		Entry("url with a space",
 			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "https://example.com/a b" },
