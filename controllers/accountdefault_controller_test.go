@@ -41,6 +41,19 @@ func adReason(ctx context.Context, obj *voicev1alpha1.AccountDefault, reason str
 	return ready
 }
 
+// givenDefaultSet creates a ClientConfiguration "web" and an AccountDefault
+// "default" that references it, and waits until the default is set.
+func (t tenant) givenDefaultSet(ctx context.Context) (*voicev1alpha1.ClientConfiguration, *voicev1alpha1.AccountDefault) {
+	GinkgoHelper()
+	cc := t.clientConfiguration("web")
+	create(ctx, cc)
+	waitReady(ctx, cc)
+	ad := t.accountDefault("default", "web")
+	create(ctx, ad)
+	adReason(ctx, ad, voicev1alpha1.ReasonSynced)
+	return cc, ad
+}
+
 var _ = Describe("AccountDefault", func() {
 	var t tenant
 	BeforeEach(func(ctx SpecContext) { t = newTenant(ctx, true) })
@@ -90,12 +103,7 @@ var _ = Describe("AccountDefault", func() {
 	})
 
 	It("puts the default back at the next resync when it was changed by hand", func(ctx SpecContext) {
-		cc := t.clientConfiguration("web")
-		create(ctx, cc)
-		waitReady(ctx, cc)
-		ad := t.accountDefault("default", "web")
-		create(ctx, ad)
-		adReason(ctx, ad, voicev1alpha1.ReasonSynced)
+		cc, _ := t.givenDefaultSet(ctx)
 
 		other, err := sim.CreateOutOfBand(t.account, voicesim.Record{
 			UniqueName: "other", CallNotificationURL: "https://example.com/other", CallNotificationMethod: "POST",
@@ -144,12 +152,7 @@ var _ = Describe("AccountDefault", func() {
 	})
 
 	It("unsets the default on delete when it is still the one it set", func(ctx SpecContext) {
-		cc := t.clientConfiguration("web")
-		create(ctx, cc)
-		waitReady(ctx, cc)
-		ad := t.accountDefault("default", "web")
-		create(ctx, ad)
-		adReason(ctx, ad, voicev1alpha1.ReasonSynced)
+		_, ad := t.givenDefaultSet(ctx)
 
 		cleanUp(ctx, ad)
 		Expect(sim.Default(t.account)).To(BeEmpty())
@@ -157,12 +160,7 @@ var _ = Describe("AccountDefault", func() {
 	})
 
 	It("leaves a default someone else set alone when it is deleted", func(ctx SpecContext) {
-		cc := t.clientConfiguration("web")
-		create(ctx, cc)
-		waitReady(ctx, cc)
-		ad := t.accountDefault("default", "web")
-		create(ctx, ad)
-		adReason(ctx, ad, voicev1alpha1.ReasonSynced)
+		_, ad := t.givenDefaultSet(ctx)
 
 		// Paused, it cannot put its default back before the delete is handled.
 		patchAnnotation(ctx, ad, voicev1alpha1.AnnotationPaused, "true")
@@ -182,12 +180,7 @@ var _ = Describe("AccountDefault", func() {
 	})
 
 	It("reports ConfigurationNotFound while its configuration is deleted, and recovers when it is recreated", func(ctx SpecContext) {
-		cc := t.clientConfiguration("web")
-		create(ctx, cc)
-		waitReady(ctx, cc)
-		ad := t.accountDefault("default", "web")
-		create(ctx, ad)
-		adReason(ctx, ad, voicev1alpha1.ReasonSynced)
+		cc, ad := t.givenDefaultSet(ctx)
 
 		cleanUp(ctx, cc)
 		Expect(sim.Default(t.account)).To(BeEmpty(), "deleting the default configuration clears the default remotely")
@@ -202,12 +195,7 @@ var _ = Describe("AccountDefault", func() {
 	})
 
 	It("makes no POST /Default and no apiserver write over five quiet resyncs", func(ctx SpecContext) {
-		cc := t.clientConfiguration("web")
-		create(ctx, cc)
-		waitReady(ctx, cc)
-		ad := t.accountDefault("default", "web")
-		create(ctx, ad)
-		adReason(ctx, ad, voicev1alpha1.ReasonSynced)
+		t.givenDefaultSet(ctx)
 		posts, reads := t.calls()[postDefault], t.calls()[getDefault]
 		objectWrites := writesSeen.of(t.ns, "accountdefaults")
 
