@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -78,7 +79,17 @@ func parseFlags() (options, zap.Options) {
 	return o, zapOpts
 }
 
+// defaultGCPercent is the operator's garbage-collection target unless GOGC
+// says otherwise. Go's default, 100, lets garbage double the heap between
+// collections; when thousands of objects converge at once that doubles the
+// peak memory too. 50 keeps the peak near 1.5x the live heap for a few
+// percent more CPU (see the Performance section of the README).
+const defaultGCPercent = 50
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	o, zapOpts := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
