@@ -544,6 +544,19 @@ func (op *Operator) Stop() {
 	}
 }
 
+// Kill ends the operator with SIGKILL, as the OOM killer or a lost node
+// would: no deferred code runs and no leader lease is released. It returns
+// once the process has exited. Stop after Kill is harmless.
+func (op *Operator) Kill() {
+	select {
+	case <-op.stopSample:
+	default:
+		close(op.stopSample)
+	}
+	_ = op.cmd.Process.Kill()
+	_ = op.cmd.Wait()
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
