@@ -3,8 +3,10 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
+	"maps"
+	"slices"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -22,17 +24,20 @@ import (
 // status, which must not overwrite the status this reconcile is building in
 // obj. Only the new resourceVersion is carried back.
 func patchMetadata(ctx context.Context, c client.Client, obj client.Object, mutate func()) error {
-	before := obj.DeepCopyObject().(client.Object)
+	// Every reconcile passes here to ensure the finalizer, so the common
+	// "nothing to change" answer comes from comparing the two fields a
+	// metadata patch may touch, not from marshalling the whole object.
+	finalizers, annotations := slices.Clone(obj.GetFinalizers()), maps.Clone(obj.GetAnnotations())
 	mutate()
-	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
-	data, err := patch.Data(obj)
+	if equality.Semantic.DeepEqual(finalizers, obj.GetFinalizers()) && equality.Semantic.DeepEqual(annotations, obj.GetAnnotations()) {
+		return nil
+	}
+	before := obj.DeepCopyObject().(client.Object)
+	before.SetFinalizers(finalizers)
+	before.SetAnnotations(annotations)
+	data, err := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}).Data(obj)
 	if err != nil {
 		return fmt.Errorf("computing metadata patch: %w", err)
-	}
-	// With the optimistic lock the patch always carries resourceVersion; it
-	// changes nothing when that is all it carries.
-	if !strings.Contains(string(data), `"annotations"`) && !strings.Contains(string(data), `"finalizers"`) {
-		return nil
 	}
 	sent := obj.DeepCopyObject().(client.Object)
 	if err := c.Patch(ctx, sent, client.RawPatch(types.MergePatchType, data)); err != nil {
