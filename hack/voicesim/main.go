@@ -9,6 +9,11 @@
 //
 //	go run ./hack/voicesim --addr 127.0.0.1:8099 --account AC...:token --unavailable 0.3
 //
+// --shape reference (the default) answers exactly as Twilio's reference
+// documents and no more; --shape extended adds every behaviour beyond it
+// (dates, lookups by unique name, 409 for duplicates, ...): see
+// voicesim.Options.
+//
 // It prints "listening on http://HOST:PORT" on stdout once it accepts
 // connections, and stops gracefully on SIGINT or SIGTERM.
 package main
@@ -56,6 +61,8 @@ func run(args []string) error {
 		apiKeys  listFlag
 		faults   voicesim.Faults
 		kinds    = fs.String("malformed-kinds", "", "comma-separated malformed kinds (truncated,wrong-types,html,empty,huge); empty means all")
+		shape    = fs.String("shape", voicesim.ShapeReference, "how the API answers: "+voicesim.ShapeReference+" (exactly as Twilio's reference documents) or "+voicesim.ShapeExtended+" (every behaviour beyond it; see voicesim.Options)")
+		maxPage  = fs.Int("max-page-size", 0, "largest pageSize a List accepts (0: the shape's own)")
 	)
 	fs.Var(&accounts, "account", "ACCOUNT_SID:AUTH_TOKEN to accept (repeatable); default "+demoAccount+":"+demoToken)
 	fs.Var(&apiKeys, "api-key", "ACCOUNT_SID:KEY_SID:SECRET to accept (repeatable)")
@@ -83,7 +90,14 @@ func run(args []string) error {
 		return err
 	}
 
-	sim := voicesim.New()
+	opts, err := voicesim.Shape(*shape)
+	if err != nil {
+		return err
+	}
+	if *maxPage > 0 {
+		opts.MaxPageSize = *maxPage
+	}
+	sim := voicesim.New(opts)
 	if len(accounts) == 0 && len(apiKeys) == 0 {
 		accounts = listFlag{demoAccount + ":" + demoToken}
 	}

@@ -21,7 +21,7 @@ func TestOutOfBand(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Visible through the API like any other.
-	if a := h.a("GET", RouteCollection+"/console", ""); a.json(t)["id"] != id {
+	if a := h.a("GET", RouteCollection+"/"+id, ""); a.json(t)["unique_name"] != "console" {
 		t.Fatalf("out-of-band create not visible: %s", a.body)
 	}
 	before := h.sim.Configurations(acctA)[0]
@@ -193,7 +193,7 @@ func TestAdminHTTP(t *testing.T) {
 
 // TestAdminLoopbackOnly checks a non-loopback client is refused.
 func TestAdminLoopbackOnly(t *testing.T) {
-	sim := New()
+	sim := New(Options{})
 	for _, remote := range []string{"192.0.2.1:1234", "[2001:db8::1]:80", "garbage"} {
 		req := httptest.NewRequest("GET", "/_sim/state", nil)
 		req.RemoteAddr = remote

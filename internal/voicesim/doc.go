@@ -1,22 +1,25 @@
 // Package voicesim is an in-memory simulator of Twilio's Voice v2 Client
 // Configurations API, served as an http.Handler.
 //
-// Tests, the demo and the benchmarks run against it instead of Twilio, so it
-// follows the reference (shared/reference/twilio-voice-v2-client-configurations.md)
-// as closely as the reference allows, and documents every choice the
-// reference leaves open:
+// Tests, the demo and the benchmarks run against it instead of Twilio. A
+// test double must not know more than the documentation, so New(Options{})
+// answers exactly as Twilio's reference page for the resource shows and no
+// more: the five documented fields (no dates), ids only in the instance
+// path, and the documented list shape. Where the reference is silent, the
+// zero Options make the plainest choice, and every other choice, and every
+// behaviour beyond the reference, is a named field of Options (see
+// Extended), so a test relying on one says so:
 //
-//   - A duplicate unique_name answers 409 with code 20409 (the reference does
-//     not say which status Twilio uses; clients must not rely on it).
+//   - A duplicate unique_name answers 400 (Options.DuplicateStatus: 409).
+//   - A pageSize above 50 answers 400 (Options.MaxPageSize, ClampPageSize);
+//     below 1 or not a number is a 400 too.
+//   - Deleting the default configuration clears the default
+//     (Options.DeleteDefault: refuse with a 400).
+//   - Reading the default when none is set answers 404 (Options.NoDefault:
+//     200 with an empty body, or with null).
 //   - Setting the default to an unknown id answers 404 (code 20404).
 //   - Unsetting the default when none is set answers 204: unsetting is
 //     idempotent.
-//   - A pageSize above 1000 is clamped to 1000; a pageSize below 1 or not a
-//     number is a 400.
-//   - GET, PUT and DELETE accept either an id or a unique name in the path,
-//     as Twilio's public OpenAPI description ({IdOrUniqueName}) suggests. A
-//     configuration whose unique name is "Default" can therefore only be
-//     reached by id, because that path is the default-configuration route.
 //   - A callnotification url whose host contains "_" is refused with code
 //     13806, as Twilio refuses such webhook hosts.
 //

@@ -92,8 +92,8 @@ func TestLostAnswers(t *testing.T) {
 		t.Fatalf("after a lost create the state is %+v, want the configuration committed", recs)
 	}
 	// A failed create is not lost: there is nothing to lose.
-	if a := h.a("POST", RouteCollection, body("lost", "https://x.example", "POST")); a.status != http.StatusConflict {
-		t.Errorf("duplicate create under LostCreate: HTTP %d, want 409", a.status)
+	if a := h.a("POST", RouteCollection, body("lost", "https://x.example", "POST")); a.status != http.StatusBadRequest {
+		t.Errorf("duplicate create under LostCreate: HTTP %d, want 400", a.status)
 	}
 	if _, err := h.try("DELETE", RouteCollection+"/"+recs[0].ID, "", acctA, tokenA); err == nil {
 		t.Fatal("a lost delete got an answer")
@@ -152,7 +152,7 @@ func TestMalformed(t *testing.T) {
 				t.Errorf("%s: the garbled create was not committed (%d configurations)", tc.reason, n)
 			}
 			// Answers without a body and error answers are never garbled.
-			if a := h.a("DELETE", RouteCollection+"/n", ""); a.status != http.StatusNoContent || len(a.body) != 0 {
+			if a := h.a("DELETE", RouteCollection+"/"+h.sim.Configurations(acctA)[0].ID, ""); a.status != http.StatusNoContent || len(a.body) != 0 {
 				t.Errorf("delete under Malformed: HTTP %d %q", a.status, a.body)
 			}
 			if a := h.a("GET", RouteDefault, ""); a.status != http.StatusNotFound || a.json(t)["code"] != float64(20404) {
@@ -197,7 +197,7 @@ func TestFaultsValidate(t *testing.T) {
 			t.Errorf("%s: %s: Validate() = %v", name, tc.reason, err)
 		}
 	}
-	s := New()
+	s := New(Options{})
 	s.SetFaults(Faults{Unavailable: 7, Latency: -time.Second, MalformedKinds: []MalformedKind{"nope", MalformedHTML}})
 	got := s.CurrentFaults()
 	want := Faults{Unavailable: 1, MalformedKinds: []MalformedKind{MalformedHTML}}

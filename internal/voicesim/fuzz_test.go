@@ -45,7 +45,7 @@ func FuzzSimulatorRequest(f *testing.F) {
 			return
 		}
 		u.RawQuery = query
-		sim := New()
+		sim := New(Options{})
 		sim.AddAccount(acctA, tokenA)
 		if _, err := sim.CreateOutOfBand(acctA, Record{UniqueName: "existing", CallNotificationURL: "https://e.example"}); err != nil {
 			t.Fatal(err)

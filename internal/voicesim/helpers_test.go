@@ -24,9 +24,16 @@ type harness struct {
 	url string
 }
 
+// newHarness serves the reference's exact shape.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	sim := New()
+	return newHarnessWith(t, Options{})
+}
+
+// newHarnessWith serves the shape opts describe.
+func newHarnessWith(t *testing.T, opts Options) *harness {
+	t.Helper()
+	sim := New(opts)
 	sim.AddAccount(acctA, tokenA)
 	sim.AddAccount(acctB, tokenB)
 	srv := httptest.NewServer(sim)

@@ -127,25 +127,30 @@ func TestPaginationStable(t *testing.T) {
 	}
 }
 
-// TestPageSizes checks the default and the cap.
+// TestPageSizes checks the default, the reference shape's maximum and the
+// clamp of Options.ClampPageSize.
 func TestPageSizes(t *testing.T) {
-	h := newHarness(t)
-	for i := range 55 {
-		h.createA(fmt.Sprintf("n%d", i))
+	reference, clamped := newHarness(t), newHarnessWith(t, Options{MaxPageSize: 1000, ClampPageSize: true})
+	for _, h := range []*harness{reference, clamped} {
+		for i := range 55 {
+			h.createA(fmt.Sprintf("n%d", i))
+		}
 	}
 	cases := map[string]struct {
 		reason   string
+		h        *harness
 		query    string
 		wantSize int
 		wantLen  int
 	}{
-		"default": {reason: "no pageSize means 50", query: "", wantSize: 50, wantLen: 50},
-		"capped":  {reason: "above 1000 is lowered to 1000", query: "?pageSize=5000", wantSize: 1000, wantLen: 55},
-		"one":     {reason: "the reference's example uses 1", query: "?pageSize=1", wantSize: 1, wantLen: 1},
+		"default":    {reason: "no pageSize means 50", h: reference, query: "", wantSize: 50, wantLen: 50},
+		"at the max": {reason: "50 is the largest page of the zero Options", h: reference, query: "?pageSize=50", wantSize: 50, wantLen: 50},
+		"clamped":    {reason: "with ClampPageSize, above the max is lowered to it", h: clamped, query: "?pageSize=5000", wantSize: 1000, wantLen: 55},
+		"one":        {reason: "the reference's example uses 1", h: reference, query: "?pageSize=1", wantSize: 1, wantLen: 1},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			l := h.list(tc.query)
+			l := tc.h.list(tc.query)
 			got := [2]int{l.Meta.PageSize, len(l.Content)}
 			if diff := cmp.Diff([2]int{tc.wantSize, tc.wantLen}, got); diff != "" {
 				t.Errorf("%s: [page_size, items] (-want +got):\n%s", tc.reason, diff)

@@ -36,7 +36,6 @@ const (
 	// gateway refuses larger bodies too.
 	maxRequestBody  = 64 << 10
 	defaultPageSize = 50
-	maxPageSize     = 1000
 	// timeLayout is ISO 8601 in UTC with milliseconds, so two changes within
 	// one second still get different date_updated values.
 	timeLayout = "2006-01-02T15:04:05.000Z"
@@ -46,6 +45,8 @@ const (
 // Configurations API and the /_sim/ admin surface. Create it with New; all
 // methods are safe for concurrent use.
 type Server struct {
+	opts Options
+
 	mu       sync.Mutex
 	accounts map[string]*account
 	keys     map[string]apiKey
@@ -72,9 +73,11 @@ type apiKey struct {
 	secret  string
 }
 
-// New returns an empty simulator with no accounts and no faults.
-func New() *Server {
+// New returns an empty simulator with no accounts and no faults, answering
+// in the shape opts describe (Options{} is the reference's exact shape).
+func New(opts Options) *Server {
 	s := &Server{
+		opts:        opts.withDefaults(),
 		accounts:    map[string]*account{},
 		keys:        map[string]apiKey{},
 		calls:       map[string]int{},
@@ -337,17 +340,17 @@ func notFound(what string) response {
 	return apiError(http.StatusNotFound, 20404, fmt.Sprintf("The requested resource %s was not found", what))
 }
 
-// wireConfiguration is a configuration as the API answers it. "url" is not
-// in the reference; it is sent so clients prove they ignore unknown fields.
+// wireConfiguration is a configuration as the API answers it: the
+// reference's five fields, plus the extras Options turn on.
 type wireConfiguration struct {
 	AccountSID    string          `json:"account_sid"`
 	Configuration wireConfigBlock `json:"configuration"`
 	Description   *string         `json:"description"`
 	UniqueName    string          `json:"unique_name"`
 	ID            string          `json:"id"`
-	DateCreated   string          `json:"date_created"`
-	DateUpdated   string          `json:"date_updated"`
-	URL           string          `json:"url"`
+	DateCreated   string          `json:"date_created,omitempty"`
+	DateUpdated   string          `json:"date_updated,omitempty"`
+	URL           string          `json:"url,omitempty"`
 }
 
 type wireConfigBlock struct {
@@ -360,12 +363,8 @@ type wireNotification struct {
 	URL    string `json:"url"`
 }
 
-func toWire(r *http.Request, rec Record) wireConfiguration {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return wireConfiguration{
+func (s *Server) toWire(r *http.Request, rec Record) wireConfiguration {
+	w := wireConfiguration{
 		AccountSID: rec.AccountSID,
 		Configuration: wireConfigBlock{
 			ConfigurationType: rec.ConfigurationType,
@@ -374,10 +373,19 @@ func toWire(r *http.Request, rec Record) wireConfiguration {
 		Description: rec.Description,
 		UniqueName:  rec.UniqueName,
 		ID:          rec.ID,
-		DateCreated: rec.DateCreated.UTC().Format(timeLayout),
-		DateUpdated: rec.DateUpdated.UTC().Format(timeLayout),
-		URL:         scheme + "://" + r.Host + RouteCollection + "/" + url.PathEscape(rec.ID),
 	}
+	if s.opts.Dates {
+		w.DateCreated = rec.DateCreated.UTC().Format(timeLayout)
+		w.DateUpdated = rec.DateUpdated.UTC().Format(timeLayout)
+	}
+	if s.opts.SelfURL {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		w.URL = scheme + "://" + r.Host + RouteCollection + "/" + url.PathEscape(rec.ID)
+	}
+	return w
 }
 
 // input is the body of a create or a full-replace PUT. Pointers tell an
@@ -410,7 +418,7 @@ func readBody(r *http.Request) ([]byte, *response) {
 
 // decodeInput validates a create or PUT body by the reference's rules and
 // returns the record it describes (without id or dates).
-func decodeInput(body []byte) (Record, *response) {
+func (s *Server) decodeInput(body []byte) (Record, *response) {
 	bad := func(code int, msg string) (Record, *response) {
 		resp := apiError(http.StatusBadRequest, code, msg)
 		return Record{}, &resp
@@ -441,12 +449,21 @@ func decodeInput(body []byte) (Record, *response) {
 	}
 	// Credentials in the URL (https://user:pass@host/...) are how Twilio
 	// takes HTTP basic auth for webhooks, so they are accepted and stored.
+	// EchoURLInErrors quotes the URL as it came, credentials and all.
+	quoted := ""
+	if s.opts.EchoURLInErrors {
+		quoted = fmt.Sprintf(" (got %q)", *cn.URL)
+	}
 	u, err := url.Parse(*cn.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad(20001, "configuration.callnotification.url must be an absolute http or https URL")
+		return bad(20001, "configuration.callnotification.url must be an absolute http or https URL"+quoted)
 	}
 	if strings.Contains(u.Hostname(), "_") {
-		return bad(13806, "configuration.callnotification.url host must not contain underscores")
+		return bad(13806, "configuration.callnotification.url host must not contain underscores"+quoted)
+	}
+	stored := *cn.URL
+	if s.opts.NormalizeURLs {
+		stored = normalizeURL(stored)
 	}
 	// An omitted method is POST, the webhook default Twilio uses elsewhere.
 	method := "POST"
@@ -460,7 +477,7 @@ func decodeInput(body []byte) (Record, *response) {
 		UniqueName:             *in.UniqueName,
 		Description:            in.Description,
 		ConfigurationType:      "Client",
-		CallNotificationURL:    *cn.URL,
+		CallNotificationURL:    stored,
 		CallNotificationMethod: method,
 	}, nil
 }
@@ -473,7 +490,7 @@ func newID() string {
 }
 
 func (s *Server) create(a *account, r *http.Request, body []byte) response {
-	rec, errResp := decodeInput(body)
+	rec, errResp := s.decodeInput(body)
 	if errResp != nil {
 		return *errResp
 	}
@@ -483,19 +500,19 @@ func (s *Server) create(a *account, r *http.Request, body []byte) response {
 	rec.ID, rec.AccountSID, rec.DateCreated, rec.DateUpdated = newID(), a.sid, now, now
 	st, err := a.insert(rec)
 	if err != nil {
-		return apiError(http.StatusConflict, 20409, "A configuration with this unique_name already exists")
+		return s.duplicate()
 	}
-	return jsonResponse(http.StatusCreated, toWire(r, st.Record))
+	return jsonResponse(http.StatusCreated, s.toWire(r, st.Record))
 }
 
 func (s *Server) get(a *account, r *http.Request, key string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := a.lookup(key)
+	st := s.lookup(a, key)
 	if st == nil {
 		return notFound(RouteCollection + "/" + url.PathEscape(key))
 	}
-	return jsonResponse(http.StatusOK, toWire(r, st.Record))
+	return jsonResponse(http.StatusOK, s.toWire(r, st.Record))
 }
 
 func (s *Server) put(a *account, r *http.Request, key string, body []byte) response {
@@ -503,30 +520,50 @@ func (s *Server) put(a *account, r *http.Request, key string, body []byte) respo
 	defer s.mu.Unlock()
 	// Not-found is checked before the body so a PUT to a deleted id says so
 	// whatever it carries.
-	st := a.lookup(key)
+	st := s.lookup(a, key)
 	if st == nil {
 		return notFound(RouteCollection + "/" + url.PathEscape(key))
 	}
-	rec, errResp := decodeInput(body)
+	rec, errResp := s.decodeInput(body)
 	if errResp != nil {
 		return *errResp
 	}
 	rec.DateUpdated = s.now()
 	if err := a.replace(st, rec); err != nil {
-		return apiError(http.StatusConflict, 20409, "A configuration with this unique_name already exists")
+		return s.duplicate()
 	}
-	return jsonResponse(http.StatusOK, toWire(r, st.Record))
+	return jsonResponse(http.StatusOK, s.toWire(r, st.Record))
 }
 
 func (s *Server) delete(a *account, key string) response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := a.lookup(key)
+	st := s.lookup(a, key)
 	if st == nil {
 		return notFound(RouteCollection + "/" + url.PathEscape(key))
 	}
+	if a.def == st.ID && s.opts.DeleteDefault == DeleteDefaultRefused {
+		return apiError(http.StatusBadRequest, 20001, "The configuration is the account's default client configuration; unset the default before deleting it")
+	}
 	a.remove(st)
 	return response{status: http.StatusNoContent}
+}
+
+// lookup finds the configuration a path segment names: by id, and by unique
+// name only with NameInPath.
+func (s *Server) lookup(a *account, key string) *stored {
+	if st := a.byID[key]; st != nil || !s.opts.NameInPath {
+		return st
+	}
+	return a.byName[key]
+}
+
+// duplicate is the answer to a unique name already in use.
+func (s *Server) duplicate() response {
+	if s.opts.DuplicateStatus == http.StatusConflict {
+		return apiError(http.StatusConflict, 20409, "A configuration with this unique_name already exists")
+	}
+	return apiError(http.StatusBadRequest, 20001, "unique_name must be unique within the account")
 }
 
 // wirePage is the list answer: the reference's content + meta shape.
@@ -556,13 +593,16 @@ func queryParam(q url.Values, names ...string) string {
 
 func (s *Server) list(a *account, r *http.Request) response {
 	q := r.URL.Query()
-	size := defaultPageSize
+	size := min(defaultPageSize, s.opts.MaxPageSize)
 	if v := queryParam(q, "pageSize", "PageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			return apiError(http.StatusBadRequest, 20001, "pageSize must be a positive integer")
 		}
-		size = min(n, maxPageSize)
+		if n > s.opts.MaxPageSize && !s.opts.ClampPageSize {
+			return apiError(http.StatusBadRequest, 20001, fmt.Sprintf("pageSize must be at most %d", s.opts.MaxPageSize))
+		}
+		size = min(n, s.opts.MaxPageSize)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -575,7 +615,7 @@ func (s *Server) list(a *account, r *http.Request) response {
 		Meta:    wireMeta{DirectToken: true, ListKey: "content", PageSize: size},
 	}
 	for _, st := range items {
-		page.Content = append(page.Content, toWire(r, st.Record))
+		page.Content = append(page.Content, s.toWire(r, st.Record))
 	}
 	if next != "" {
 		page.Meta.NextToken = &next
@@ -591,9 +631,15 @@ func (s *Server) getDefault(a *account, r *http.Request) response {
 	defer s.mu.Unlock()
 	st := a.byID[a.def]
 	if a.def == "" || st == nil {
+		switch s.opts.NoDefault {
+		case NoDefaultEmpty:
+			return response{status: http.StatusOK, body: []byte{}}
+		case NoDefaultNull:
+			return response{status: http.StatusOK, body: []byte("null")}
+		}
 		return apiError(http.StatusNotFound, 20404, "No default client configuration is set for this account")
 	}
-	return jsonResponse(http.StatusOK, toWire(r, st.Record))
+	return jsonResponse(http.StatusOK, s.toWire(r, st.Record))
 }
 
 func (s *Server) setDefault(a *account, body []byte) response {
