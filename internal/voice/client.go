@@ -14,6 +14,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,15 +35,44 @@ const (
 	DefaultBackoffBase    = 250 * time.Millisecond
 	DefaultBackoffMax     = 4 * time.Second
 
-	// MaxBodyBytes caps what the client reads of any answer. The largest
-	// legitimate answer, a page of 1000 configurations, is far below it.
+	// MaxBodyBytes caps what the client reads of an answer holding at most
+	// one configuration. Pages are capped by maxPageBytes instead.
 	MaxBodyBytes = 1 << 20
+	// DefaultPageSize is the page size of List and of lookups by unique
+	// name: the largest page the reference's shape of the API is known to
+	// serve. A larger Options.PageSize the API refuses falls back to the
+	// API's own default.
+	DefaultPageSize = 50
+	// maxConfigBytes bounds one configuration in a page. The CRD allows a
+	// unique name of 256 characters, a description of 1024 and a URL of
+	// 2048 (MaxUniqueNameLength & co.), at most 6 bytes each once JSON-
+	// escaped: about 20 KiB; 32 KiB leaves room for webhook credentials and
+	// for fields this client does not know.
+	maxConfigBytes = 32 << 10
 	// maxRetryAfter caps a server's Retry-After, so a broken or hostile
 	// answer cannot park an object for days.
 	maxRetryAfter = time.Hour
-	// maxPageSize is the API's largest page.
+	// maxPageSize is the largest page the client ever asks for.
 	maxPageSize = 1000
 )
+
+// Length limits of a configuration's fields as the CRD enforces them;
+// api/v1alpha1 states the same numbers in its validation markers (a test
+// holds them equal). They size the read cap of a page.
+const (
+	MaxUniqueNameLength  = 256
+	MaxDescriptionLength = 1024
+	MaxURLLength         = 2048
+)
+
+// maxPageBytes is the read cap of a page of size configurations (size 0:
+// the API's default, assumed as large as maxPageSize).
+func maxPageBytes(size int) int64 {
+	if size <= 0 {
+		size = maxPageSize
+	}
+	return max(MaxBodyBytes, 64<<10+int64(size)*maxConfigBytes)
+}
 
 // Options configure a Factory. The zero value is usable: every zero field
 // takes its default.
@@ -78,6 +108,9 @@ type Options struct {
 	BackoffBase time.Duration
 	// BackoffMax caps the backoff. Default 4s.
 	BackoffMax time.Duration
+	// PageSize is the page size of List walks and lookups by unique name.
+	// Default DefaultPageSize; at most 1000.
+	PageSize int
 	// Version is the operator version, sent in the User-Agent.
 	Version string
 	// Observer, if set, is called after every HTTP attempt with the method,
@@ -113,6 +146,10 @@ func (o Options) withDefaults() Options {
 	if o.BackoffMax <= 0 {
 		o.BackoffMax = DefaultBackoffMax
 	}
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	o.PageSize = min(o.PageSize, maxPageSize)
 	if o.HTTPClient == nil {
 		o.HTTPClient = defaultHTTPClient()
 	}
@@ -143,9 +180,11 @@ func defaultHTTPClient() *http.Client {
 	}
 }
 
-// Factory hands out Clients per credentials. It shares one HTTP client and
-// one rate limiter per account SID across all of them, so a burst of
-// objects in one account is throttled as one however many Clients serve it.
+// Factory hands out Clients per credentials. It shares one HTTP client
+// across all of them, and one rate limiter per account and credential, so a
+// burst of objects using one set of credentials is throttled as one however
+// many Clients serve it, while a Secret that merely claims another
+// account's SID shares nothing with that account's real users.
 // It is safe for concurrent use.
 type Factory struct {
 	opts      Options
@@ -153,6 +192,9 @@ type Factory struct {
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
+	// refusedPageSize is the smallest pageSize the API answered 400 to (0:
+	// none); List then lets the API choose its page size.
+	refusedPageSize atomic.Int64
 }
 
 // NewFactory returns a Factory; zero fields of opts take their defaults.
@@ -180,14 +222,15 @@ func userAgent(version string) string {
 	return fmt.Sprintf("voice-operator/%s (%s %s) go/%s", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
 
-// limiter returns the account's shared limiter, creating it on first use.
-func (f *Factory) limiter(accountSID string) *rate.Limiter {
+// limiter returns the shared limiter of one identity (see Credentials.Identity),
+// creating it on first use.
+func (f *Factory) limiter(identity string) *rate.Limiter {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l := f.limiters[accountSID]
+	l := f.limiters[identity]
 	if l == nil {
 		l = rate.NewLimiter(f.opts.RateLimit, f.opts.Burst)
-		f.limiters[accountSID] = l
+		f.limiters[identity] = l
 	}
 	return l
 }
@@ -211,7 +254,7 @@ func (f *Factory) For(creds Credentials) (*Client, error) {
 		f:       f,
 		base:    base,
 		creds:   &c,
-		limiter: f.limiter(creds.AccountSID),
+		limiter: f.limiter(creds.Identity()),
 	}, nil
 }
 
@@ -260,8 +303,14 @@ type Client struct {
 	limiter *rate.Limiter
 }
 
-// AccountSID returns the account the client acts for.
+// AccountSID returns the account the client acts for, as its credentials
+// claim it; every configuration the API answers is checked against it
+// (ClassAccountMismatch).
 func (c *Client) AccountSID() string { return c.creds.AccountSID }
+
+// Identity names the account and credential the client uses, without the
+// secret: caches of what one credential can see are keyed by it.
+func (c *Client) Identity() string { return c.creds.Identity() }
 
 // BaseURL returns the base URL requests go to.
 func (c *Client) BaseURL() string { return c.base }
@@ -287,6 +336,11 @@ type request struct {
 	idempotent bool
 	// retryMalformed retries unreadable answers: safe for reads only.
 	retryMalformed bool
+	// maxBody caps what is read of the answer; 0 means MaxBodyBytes.
+	maxBody int64
+	// secrets are strings the request carries (a webhook password) that
+	// must never come back in an error, should the API quote them.
+	secrets []string
 	// decode reads a 2xx body; nil means the body is ignored.
 	decode func([]byte) error
 }
@@ -448,15 +502,19 @@ func (c *Client) attempt(ctx context.Context, req request) *Error {
 			Err: stripURL(err), Ambiguous: ambiguous}
 	}
 	defer func() { _ = resp.Body.Close() }()
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	limit := req.maxBody
+	if limit <= 0 {
+		limit = MaxBodyBytes
+	}
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	c.observe(req, resp.StatusCode, time.Since(start))
 
 	status, ctype := resp.StatusCode, resp.Header.Get("Content-Type")
 	if status < 200 || status > 299 {
 		e := &Error{Op: req.op, StatusCode: status, Class: classify(status), ContentType: ctype}
 		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if readErr == nil && len(data) <= MaxBodyBytes {
-			decodeErrorBody(e, data)
+		if readErr == nil && int64(len(data)) <= limit {
+			decodeErrorBody(e, data, c.secretsOf(req))
 		}
 		// A 5xx may come from a gateway after the backend applied the
 		// request; only a 429 is documented as never processed.
@@ -472,13 +530,36 @@ func (c *Client) attempt(ctx context.Context, req request) *Error {
 		}
 		return &Error{Op: req.op, StatusCode: status, Class: ClassUnavailable, ContentType: ctype,
 			Message: "answer cut off", Err: stripURL(readErr), Ambiguous: !req.idempotent}
-	case len(data) > MaxBodyBytes:
-		return malformed(req, status, ctype, fmt.Errorf("body larger than %d bytes", MaxBodyBytes), data)
+	case int64(len(data)) > limit:
+		return malformed(req, status, ctype, fmt.Errorf("body larger than %d bytes", limit), data, c.secretsOf(req))
 	case req.decode == nil:
 		return nil
 	}
 	if err := req.decode(data); err != nil {
-		return malformed(req, status, ctype, err, data)
+		var mismatch *Error
+		if errors.As(err, &mismatch) {
+			mismatch.Op = req.op
+			return mismatch
+		}
+		return malformed(req, status, ctype, err, data, c.secretsOf(req))
+	}
+	return nil
+}
+
+// secretsOf lists what must never be quoted back from an answer to req:
+// the request's own secrets and the client's password.
+func (c *Client) secretsOf(req request) []string {
+	return append(slices.Clone(req.secrets), c.creds.Password)
+}
+
+// verify checks that a configuration the API answered lives in the
+// account the credentials claim. An API key authenticates as the account
+// it belongs to, so a Secret pairing one account's SID with another's key
+// is caught here, before anything is written in the wrong account.
+func (c *Client) verify(cfg *Configuration) error {
+	if cfg.AccountSID != c.creds.AccountSID {
+		return &Error{Class: ClassAccountMismatch, Account: cfg.AccountSID, ID: cfg.ID,
+			Message: fmt.Sprintf("the API answered for account %s, not %s as the credentials claim", sanitize(cfg.AccountSID, 64), c.creds.AccountSID)}
 	}
 	return nil
 }
@@ -490,12 +571,12 @@ func (c *Client) observe(req request, status int, d time.Duration) {
 }
 
 // malformed builds a readable error for an answer that cannot be decoded,
-// quoting only its first bytes.
-func malformed(req request, status int, ctype string, cause error, data []byte) *Error {
+// quoting only its first bytes, scrubbed of secrets.
+func malformed(req request, status int, ctype string, cause error, data []byte, secrets []string) *Error {
 	const snippet = 64
 	head := data[:min(len(data), snippet)]
 	if len(data) > 0 {
-		cause = fmt.Errorf("%w; body starts %q", cause, sanitize(string(head), snippet))
+		cause = fmt.Errorf("%w; body starts %q", cause, scrub(sanitize(string(head), snippet), secrets))
 	}
 	if mt, _, err := mime.ParseMediaType(ctype); err == nil {
 		ctype = mt

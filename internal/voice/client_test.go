@@ -21,36 +21,35 @@ import (
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
-var ignoreDates = cmpopts.IgnoreFields(voice.Configuration{}, "DateCreated", "DateUpdated")
-
-// TestCRUD exercises every endpoint once against the simulator.
+// TestCRUD exercises every endpoint once, against the reference's exact
+// shape and against the extended one: fields beyond the reference (dates,
+// links) change nothing the client returns.
 func TestCRUD(t *testing.T) {
-	e := newEnv(t)
+	for name, shape := range map[string]voicesim.Options{voicesim.ShapeReference: {}, voicesim.ShapeExtended: voicesim.Extended()} {
+		t.Run(name, func(t *testing.T) { testCRUD(t, shape) })
+	}
+}
+
+func testCRUD(t *testing.T, shape voicesim.Options) {
+	e := newEnv(t, withShape(shape))
 	c := ctx(t)
 	created := e.mustCreate("my_webhook")
 	want := &voice.Configuration{
 		ID: created.ID, AccountSID: acctA, UniqueName: "my_webhook", Description: ptr("desc of my_webhook"),
 		CallNotification: voice.CallNotification{URL: "https://example.com/my_webhook", Method: "POST"},
 	}
-	if diff := cmp.Diff(want, created, ignoreDates); diff != "" {
+	if shape.NormalizeURLs {
+		want.CallNotification.URL = "https://example.com/my_webhook" // already canonical
+	}
+	if diff := cmp.Diff(want, created); diff != "" {
 		t.Errorf("create (-want +got):\n%s", diff)
 	}
-	if created.DateCreated.IsZero() || created.DateUpdated.IsZero() {
-		t.Errorf("dates not decoded: %+v", created)
+	got, err := e.a.Get(c, created.ID)
+	if err != nil {
+		t.Fatalf("get %s: %v", created.ID, err)
 	}
-	rec := e.sim.Configurations(acctA)[0]
-	if !created.DateCreated.Equal(rec.DateCreated) {
-		t.Errorf("date_created %v, simulator holds %v", created.DateCreated, rec.DateCreated)
-	}
-
-	for _, key := range []string{created.ID, "my_webhook"} {
-		got, err := e.a.Get(c, key)
-		if err != nil {
-			t.Fatalf("get %s: %v", key, err)
-		}
-		if diff := cmp.Diff(created, got); diff != "" {
-			t.Errorf("get %s (-want +got):\n%s", key, diff)
-		}
+	if diff := cmp.Diff(created, got); diff != "" {
+		t.Errorf("get (-want +got):\n%s", diff)
 	}
 
 	upd := voice.ConfigurationInput{UniqueName: "renamed", CallNotification: voice.CallNotification{URL: "https://example.com/new", Method: "GET"}}
@@ -60,11 +59,8 @@ func TestCRUD(t *testing.T) {
 	}
 	want = &voice.Configuration{ID: created.ID, AccountSID: acctA, UniqueName: "renamed",
 		CallNotification: voice.CallNotification{URL: "https://example.com/new", Method: "GET"}}
-	if diff := cmp.Diff(want, updated, ignoreDates); diff != "" {
+	if diff := cmp.Diff(want, updated); diff != "" {
 		t.Errorf("update (-want +got):\n%s", diff)
-	}
-	if !updated.DateCreated.Equal(created.DateCreated) {
-		t.Errorf("update changed date_created")
 	}
 
 	if err := e.a.SetDefault(c, created.ID); err != nil {
@@ -83,6 +79,18 @@ func TestCRUD(t *testing.T) {
 	if err := e.a.SetDefault(c, created.ID); err != nil {
 		t.Fatal(err)
 	}
+	// The reference does not say what deleting the default does; the
+	// shapes answer it both ways.
+	deleteStatus := 204
+	if shape.DeleteDefault == voicesim.DeleteDefaultRefused {
+		deleteStatus = 400
+		if err := e.a.Delete(c, created.ID); voice.ClassOf(err) != voice.ClassInvalid {
+			t.Fatalf("deleting the default: %v, want Invalid", err)
+		}
+		if err := e.a.UnsetDefault(c); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := e.a.Delete(c, created.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -96,12 +104,19 @@ func TestCRUD(t *testing.T) {
 		t.Errorf("get after delete: %v, want NotFound", err)
 	}
 
-	wantRoutes := []attempt{
-		{"POST", voice.RouteCollection, 201}, {"GET", voice.RouteInstance, 200}, {"GET", voice.RouteInstance, 200},
-		{"PUT", voice.RouteInstance, 200}, {"POST", voice.RouteDefault, 204}, {"GET", voice.RouteDefault, 200},
-		{"DELETE", voice.RouteDefault, 204}, {"GET", voice.RouteDefault, 404}, {"POST", voice.RouteDefault, 204},
-		{"DELETE", voice.RouteInstance, 204}, {"DELETE", voice.RouteInstance, 404}, {"GET", voice.RouteInstance, 404},
+	noDefault := 404
+	if shape.NoDefault != voicesim.NoDefaultNotFound {
+		noDefault = 200
 	}
+	wantRoutes := []attempt{
+		{"POST", voice.RouteCollection, 201}, {"GET", voice.RouteInstance, 200},
+		{"PUT", voice.RouteInstance, 200}, {"POST", voice.RouteDefault, 204}, {"GET", voice.RouteDefault, 200},
+		{"DELETE", voice.RouteDefault, 204}, {"GET", voice.RouteDefault, noDefault}, {"POST", voice.RouteDefault, 204},
+	}
+	if deleteStatus == 400 {
+		wantRoutes = append(wantRoutes, attempt{"DELETE", voice.RouteInstance, 400}, attempt{"DELETE", voice.RouteDefault, 204})
+	}
+	wantRoutes = append(wantRoutes, attempt{"DELETE", voice.RouteInstance, 204}, attempt{"DELETE", voice.RouteInstance, 404}, attempt{"GET", voice.RouteInstance, 404})
 	if diff := cmp.Diff(wantRoutes, e.seen(), cmp.AllowUnexported(attempt{})); diff != "" {
 		t.Errorf("observed attempts (-want +got):\n%s", diff)
 	}
@@ -169,6 +184,10 @@ func TestWireFormat(t *testing.T) {
 	}
 }
 
+// The two shapes, for cases that depend on an answer the reference leaves
+// open.
+var reference, extended = voicesim.Options{}, voicesim.Extended()
+
 // TestErrorClasses produces every class from a real answer (or a real
 // network failure) and checks how it is reported.
 func TestErrorClasses(t *testing.T) {
@@ -181,6 +200,7 @@ func TestErrorClasses(t *testing.T) {
 	}
 	cases := map[string]struct {
 		reason string
+		shape  *voicesim.Options // nil: simShape
 		faults voicesim.Faults
 		script *scripted
 		call   func(e *env, id string) error // id: "existing", created before the faults
@@ -191,10 +211,14 @@ func TestErrorClasses(t *testing.T) {
 			_, err := e.a.Get(ctx(e.t), "voice_clientconfiguration_00000000000000000000000000000000")
 			return err
 		}, want: want{voice.ClassNotFound, 404, 20404, false, 1}, text: "get: HTTP 404 Not Found: The requested resource"},
-		"conflict": {reason: "409 on a duplicate name, not ambiguous: it was refused", call: func(e *env, id string) error {
+		"conflict": {reason: "409 on a duplicate name, not ambiguous: it was refused", shape: &extended, call: func(e *env, id string) error {
 			_, err := e.a.Create(ctx(e.t), input("existing"))
 			return err
 		}, want: want{voice.ClassConflict, 409, 20409, false, 1}, text: "create: HTTP 409"},
+		"duplicate as 400": {reason: "the reference's shape refuses a duplicate with a 400: Invalid, not ambiguous", shape: &reference, call: func(e *env, id string) error {
+			_, err := e.a.Create(ctx(e.t), input("existing"))
+			return err
+		}, want: want{voice.ClassInvalid, 400, 20001, false, 1}, text: "create: HTTP 400"},
 		"unauthorized": {reason: "401 for a wrong token, never retried", call: func(e *env, id string) error {
 			_, err := e.client(voice.Credentials{AccountSID: acctA, Username: acctA, Password: "wrong"}).Get(ctx(e.t), "x")
 			return err
@@ -255,6 +279,9 @@ func TestErrorClasses(t *testing.T) {
 			var opts []envOption
 			if tc.script != nil {
 				opts = append(opts, withMiddleware(tc.script.wrap))
+			}
+			if tc.shape != nil {
+				opts = append(opts, withShape(*tc.shape))
 			}
 			e := newEnv(t, opts...)
 			id := e.mustCreate("existing").ID
@@ -432,7 +459,7 @@ func TestListLoop(t *testing.T) {
 	loop := func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"content":[{"id":"voice_clientconfiguration_1","unique_name":"a"}],"meta":{"next_token":"same","list_key":"content"}}`)
+			_, _ = io.WriteString(w, `{"content":[{"id":"voice_clientconfiguration_1","account_sid":"`+acctA+`","unique_name":"a"}],"meta":{"next_token":"same","list_key":"content"}}`)
 		})
 	}
 	e := newEnv(t, withMiddleware(loop))
@@ -447,44 +474,30 @@ func TestListLoop(t *testing.T) {
 	}
 }
 
-// TestFindByUniqueName covers the GET-by-name path and the fall back to
-// the list when the server refuses names in the path.
+// TestFindByUniqueName covers the lookup by name: the reference has no
+// GET by name, so it walks the list, a page of Options.PageSize at a time,
+// and stops at the first exact match.
 func TestFindByUniqueName(t *testing.T) {
-	refuseNames := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, voice.RouteCollection+"/") &&
-				!strings.HasPrefix(r.URL.Path, voice.RouteCollection+"/voice_clientconfiguration_") && r.URL.Path != voice.RouteDefault {
-				status(400, "", `{"code":20001,"message":"Invalid id","status":400}`)(w, r)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 	type calls = map[string]int
+	list := "GET " + voicesim.RouteCollection
 	cases := map[string]struct {
 		reason    string
-		refuse    bool
 		find      string
 		wantFound bool
 		wantCalls calls
 	}{
-		"by name":             {reason: "GET by name answers directly", find: "target", wantFound: true, wantCalls: calls{"GET " + voicesim.RouteInstance: 1}},
-		"refused, in list":    {reason: "a 400 on GET by name falls back to the list", refuse: true, find: "target", wantFound: true, wantCalls: calls{"GET " + voicesim.RouteCollection: 1}},
-		"absent":              {reason: "a 404 also falls back; absent is NotFound", find: "absent", wantCalls: calls{"GET " + voicesim.RouteInstance: 1, "GET " + voicesim.RouteCollection: 1}},
-		"refused, absent":     {reason: "the list walk decides", refuse: true, find: "absent", wantCalls: calls{"GET " + voicesim.RouteCollection: 1}},
-		"Default":             {reason: "a name the path cannot carry goes straight to the list", find: "Default", wantFound: true, wantCalls: calls{"GET " + voicesim.RouteCollection: 1}},
-		"escaped":             {reason: "names needing escapes", find: "a/b?c#d%e", wantFound: true, wantCalls: calls{"GET " + voicesim.RouteInstance: 1}},
-		"prefix is not match": {reason: "matching is exact", find: "targ", wantCalls: calls{"GET " + voicesim.RouteInstance: 1, "GET " + voicesim.RouteCollection: 1}},
+		"first page": {reason: "found on the first page: one read", find: "n1", wantFound: true, wantCalls: calls{list: 1}},
+		"last page":  {reason: "found on the third page of two", find: "target", wantFound: true, wantCalls: calls{list: 3}},
+		"absent":     {reason: "absent is NotFound after every page", find: "absent", wantCalls: calls{list: 3}},
+		"Default":    {reason: "a name the instance path could not carry is found all the same", find: "Default", wantFound: true, wantCalls: calls{list: 2}},
+		"escaped":    {reason: "names needing escapes", find: "a/b?c#d%e", wantFound: true, wantCalls: calls{list: 2}},
+		"prefix":     {reason: "matching is exact", find: "targ", wantCalls: calls{list: 3}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var opts []envOption
-			if tc.refuse {
-				opts = append(opts, withMiddleware(refuseNames))
-			}
-			e := newEnv(t, opts...)
+			e := newEnv(t, withOptions(func(o *voice.Options) { o.PageSize = 2 }))
 			ids := map[string]string{}
-			for _, n := range []string{"other", "target", "Default", "a/b?c#d%e"} {
+			for _, n := range []string{"n1", "n2", "Default", "a/b?c#d%e", "target"} {
 				ids[n] = e.mustCreate(n).ID
 			}
 			e.sim.ResetCalls()
@@ -515,17 +528,22 @@ func TestFindNameThatIsAnID(t *testing.T) {
 	}
 }
 
-// TestEscaping checks names needing escapes travel as one path segment.
+// TestEscaping checks names needing escapes survive the round trip, and
+// ids the path cannot carry are refused before anything is sent.
 func TestEscaping(t *testing.T) {
 	e := newEnv(t)
 	for _, name := range []string{"a/b", "100%", "..x", "q?x=1", "hash#tag", "ünï"} {
 		cfg := e.mustCreate(name)
-		got, err := e.a.Get(ctx(t), name)
-		if err != nil || got.ID != cfg.ID {
+		got, err := e.a.Get(ctx(t), cfg.ID)
+		if err != nil || got.UniqueName != name {
 			t.Errorf("get %q: %+v, %v", name, got, err)
 		}
 	}
+	e.sim.ResetCalls()
 	for _, bad := range []string{"", ".", "..", "Default"} {
+		if _, err := e.a.Get(ctx(t), bad); voice.ClassOf(err) != voice.ClassInvalid {
+			t.Errorf("get %q: %v, want Invalid", bad, err)
+		}
 		if _, err := e.a.Update(ctx(t), bad, input("x")); voice.ClassOf(err) != voice.ClassInvalid {
 			t.Errorf("update %q: %v, want Invalid", bad, err)
 		}
@@ -533,8 +551,8 @@ func TestEscaping(t *testing.T) {
 			t.Errorf("delete %q: %v, want Invalid", bad, err)
 		}
 	}
-	if got := e.sim.CallCount("DELETE", voicesim.RouteDefault); got != 0 {
-		t.Errorf("Delete(\"Default\") unset the default")
+	if calls := e.sim.Calls(); len(calls) != 0 {
+		t.Errorf("refused ids were sent: %v", calls)
 	}
 }
 

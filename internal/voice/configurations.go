@@ -37,13 +37,31 @@ func invalidArg(op, msg string) *Error {
 	return &Error{Op: op, Class: ClassInvalid, Message: msg}
 }
 
-// decodeInto returns a decode function storing a configuration in *dst.
-func decodeInto(dst **Configuration) func([]byte) error {
+// decodeInto returns a decode function storing a configuration in *dst,
+// once its account is verified.
+func (c *Client) decodeInto(dst **Configuration) func([]byte) error {
 	return func(b []byte) error {
-		c, err := decodeConfiguration(b)
-		*dst = c
-		return err
+		cfg, err := decodeConfiguration(b)
+		if err != nil {
+			return err
+		}
+		*dst = cfg
+		return c.verify(cfg)
 	}
+}
+
+// secretsIn lists the secrets a request body carries: the webhook's
+// basic-auth password, in the URL's userinfo.
+func secretsIn(in ConfigurationInput) []string {
+	u, err := url.Parse(in.CallNotification.URL)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	secrets := []string{u.User.String()}
+	if password, ok := u.User.Password(); ok {
+		secrets = append(secrets, password)
+	}
+	return secrets
 }
 
 // Create creates a configuration (POST) and returns it as the API answered.
@@ -52,9 +70,13 @@ func decodeInto(dst **Configuration) func([]byte) error {
 // failure before the request was sent. Any other failure after sending
 // (timeout, reset, 5xx, unreadable success answer) returns an error with
 // Ambiguous set: the configuration may exist, and the caller must look it
-// up with FindByUniqueName before creating again. A taken unique name is
-// ClassConflict here, but the reference does not document that status, so
-// callers should treat any failed create as "look the name up".
+// up before creating again. The reference does not document how a taken
+// unique name is refused (a 400 or a 409, ClassInvalid or ClassConflict),
+// so callers should treat any refused create as "look the name up".
+//
+// A create answered for another account than the credentials claim
+// returns the configuration it made with a ClassAccountMismatch error, so
+// the caller can delete it at once: that one is provably its own.
 func (c *Client) Create(ctx context.Context, in ConfigurationInput) (*Configuration, error) {
 	body, err := encodeInput(in)
 	if err != nil {
@@ -62,25 +84,29 @@ func (c *Client) Create(ctx context.Context, in ConfigurationInput) (*Configurat
 	}
 	var out *Configuration
 	if e := c.do(ctx, request{op: "create", method: http.MethodPost, route: RouteCollection, path: RouteCollection,
-		body: body, decode: decodeInto(&out)}); e != nil {
+		body: body, secrets: secretsIn(in), decode: c.decodeInto(&out)}); e != nil {
+		if ClassOf(e) == ClassAccountMismatch {
+			return out, e
+		}
 		return nil, e
 	}
 	return out, nil
 }
 
-// Get reads a configuration by id or unique name. Idempotent. A name the
-// path cannot carry ("Default", "." or "..") is looked up by listing.
-func (c *Client) Get(ctx context.Context, idOrUniqueName string) (*Configuration, error) {
-	if idOrUniqueName == "" {
-		return nil, invalidArg("get", "empty id")
-	}
-	if !addressable(idOrUniqueName) {
-		return c.findInList(ctx, "get", idOrUniqueName)
+// Get reads a configuration by id. Idempotent. The reference addresses
+// configurations by id only; find one by unique name with FindByUniqueName.
+func (c *Client) Get(ctx context.Context, id string) (*Configuration, error) {
+	if !addressable(id) {
+		return nil, invalidArg("get", fmt.Sprintf("%q cannot be addressed by path", id))
 	}
 	var out *Configuration
-	if e := c.do(ctx, request{op: "get", method: http.MethodGet, route: RouteInstance, path: instancePath(idOrUniqueName),
-		idempotent: true, retryMalformed: true, decode: decodeInto(&out)}); e != nil {
+	if e := c.do(ctx, request{op: "get", method: http.MethodGet, route: RouteInstance, path: instancePath(id),
+		idempotent: true, retryMalformed: true, decode: c.decodeInto(&out)}); e != nil {
 		return nil, e
+	}
+	if out.ID != id {
+		return nil, &Error{Op: "get", StatusCode: http.StatusOK, Class: ClassMalformed,
+			Message: fmt.Sprintf("asked for %s, answered %s", id, sanitize(out.ID, 64))}
 	}
 	return out, nil
 }
@@ -98,7 +124,7 @@ func (c *Client) Update(ctx context.Context, id string, in ConfigurationInput) (
 	}
 	var out *Configuration
 	if e := c.do(ctx, request{op: "update", method: http.MethodPut, route: RouteInstance, path: instancePath(id),
-		body: body, idempotent: true, decode: decodeInto(&out)}); e != nil {
+		body: body, secrets: secretsIn(in), idempotent: true, decode: c.decodeInto(&out)}); e != nil {
 		return nil, e
 	}
 	return out, nil
@@ -119,33 +145,63 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// ListPage fetches one page. pageSize <= 0 lets the API choose (50); above
-// 1000 it is lowered to 1000. pageToken is "" for the first page, else a
+// ListPage fetches one page. pageSize <= 0 lets the API choose; above 1000
+// it is lowered to 1000. pageToken is "" for the first page, else a
 // NextToken or PreviousToken from an earlier page. Idempotent.
+//
+// The reference does not say how large a page may be. When the API refuses
+// a pageSize (400), the page is asked again without one, and from then on
+// every List of the Factory lets the API choose: a guess about the limit
+// costs one request, never a stalled lookup.
 func (c *Client) ListPage(ctx context.Context, pageSize int, pageToken string) (*Page, error) {
+	pageSize = min(pageSize, maxPageSize)
+	if refused := c.f.refusedPageSize.Load(); refused > 0 && int64(pageSize) >= refused {
+		pageSize = 0
+	}
+	page, err := c.listPage(ctx, pageSize, pageToken)
+	if pageSize > 0 && ClassOf(err) == ClassInvalid {
+		if page, err = c.listPage(ctx, 0, pageToken); err == nil {
+			c.f.refusedPageSize.Store(int64(pageSize))
+		}
+	}
+	return page, err
+}
+
+func (c *Client) listPage(ctx context.Context, pageSize int, pageToken string) (*Page, error) {
 	q := url.Values{}
 	if pageSize > 0 {
-		q.Set("pageSize", strconv.Itoa(min(pageSize, maxPageSize)))
+		q.Set("pageSize", strconv.Itoa(pageSize))
 	}
 	if pageToken != "" {
 		q.Set("pageToken", pageToken)
 	}
 	var out *Page
 	if e := c.do(ctx, request{op: "list", method: http.MethodGet, route: RouteCollection, path: RouteCollection,
-		query: q, idempotent: true, retryMalformed: true,
+		query: q, idempotent: true, retryMalformed: true, maxBody: maxPageBytes(pageSize),
 		decode: func(b []byte) (err error) {
-			out, err = decodePage(b)
-			return err
+			if out, err = decodePage(b); err != nil {
+				return err
+			}
+			for i := range out.Configurations {
+				if err := c.verify(&out.Configurations[i]); err != nil {
+					return err
+				}
+			}
+			return nil
 		}}); e != nil {
 		return nil, e
 	}
 	return out, nil
 }
 
-// List walks every page. On an error it yields (nil, err) once and stops.
-// A next_token that repeats ends the walk with a ClassMalformed error
-// instead of looping forever.
+// List walks every page, pageSize configurations a page (<= 0: the
+// Factory's Options.PageSize). On an error it yields (nil, err) once and
+// stops. A next_token that repeats ends the walk with a ClassMalformed
+// error instead of looping forever.
 func (c *Client) List(ctx context.Context, pageSize int) iter.Seq2[*Configuration, error] {
+	if pageSize <= 0 {
+		pageSize = c.f.opts.PageSize
+	}
 	return func(yield func(*Configuration, error) bool) {
 		token := ""
 		seen := map[string]bool{}
@@ -174,39 +230,22 @@ func (c *Client) List(ctx context.Context, pageSize int) iter.Seq2[*Configuratio
 }
 
 // FindByUniqueName returns the configuration with exactly this unique name,
-// or a ClassNotFound error. It first asks GET by name (Twilio's public
-// OpenAPI names the path parameter {IdOrUniqueName}); if that answers 404
-// or 400 (the real API may accept only ids there), or answers a
-// configuration of another name, it walks the list. Idempotent.
+// or a ClassNotFound error. The reference offers no lookup by name (the
+// instance path takes ids), so it walks the list, Options.PageSize a page:
+// ceil(N / PageSize) reads for an account of N configurations. Idempotent.
 func (c *Client) FindByUniqueName(ctx context.Context, name string) (*Configuration, error) {
 	if name == "" {
 		return nil, invalidArg("find", "empty unique name")
 	}
-	if addressable(name) {
-		cfg, err := c.Get(ctx, name)
-		switch cls := ClassOf(err); {
-		case err == nil && cfg.UniqueName == name:
-			return cfg, nil
-		case err == nil, cls == ClassNotFound, cls == ClassInvalid:
-			// fall through to the list
-		default:
-			return nil, relabel(err, "find")
-		}
-	}
-	return c.findInList(ctx, "find", name)
-}
-
-// findInList walks the list for an exact unique-name match.
-func (c *Client) findInList(ctx context.Context, op, name string) (*Configuration, error) {
-	for cfg, err := range c.List(ctx, maxPageSize) {
+	for cfg, err := range c.List(ctx, 0) {
 		if err != nil {
-			return nil, relabel(err, op)
+			return nil, relabel(err, "find")
 		}
 		if cfg.UniqueName == name {
 			return cfg, nil
 		}
 	}
-	return nil, &Error{Op: op, Class: ClassNotFound, Message: fmt.Sprintf("no configuration with unique name %q", sanitize(name, 100))}
+	return nil, &Error{Op: "find", Class: ClassNotFound, Message: fmt.Sprintf("no configuration with unique name %q", sanitize(name, 100))}
 }
 
 // relabel names the caller's operation in an error from an inner one.
@@ -238,12 +277,25 @@ func (c *Client) SetDefault(ctx context.Context, id string) error {
 }
 
 // GetDefault returns the account's default configuration, or a
-// ClassNotFound error when none is set. Idempotent.
+// ClassNotFound error when none is set. The reference does not say how an
+// unset default reads, so a 404, a 200 with an empty body or with null,
+// and a configuration without an id all mean "none". Idempotent.
 func (c *Client) GetDefault(ctx context.Context) (*Configuration, error) {
 	var out *Configuration
-	if e := c.do(ctx, request{op: "get-default", method: http.MethodGet, route: RouteDefault, path: RouteDefault,
-		idempotent: true, retryMalformed: true, decode: decodeInto(&out)}); e != nil {
+	none := false
+	e := c.do(ctx, request{op: "get-default", method: http.MethodGet, route: RouteDefault, path: RouteDefault,
+		idempotent: true, retryMalformed: true, decode: func(b []byte) error {
+			if isNoDefault(b) {
+				none = true
+				return nil
+			}
+			return c.decodeInto(&out)(b)
+		}})
+	switch {
+	case e != nil:
 		return nil, e
+	case none:
+		return nil, &Error{Op: "get-default", StatusCode: http.StatusOK, Class: ClassNotFound, Message: "no default configuration is set"}
 	}
 	return out, nil
 }

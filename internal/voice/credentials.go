@@ -54,6 +54,15 @@ type Credentials struct {
 	Edge string
 }
 
+// Identity names the account the credentials claim and the credential
+// itself (the auth token's account, or the API key), never the secret:
+// "AC.../SK..." or "AC.../AC...". Rate limiters and caches are kept per
+// identity, so one namespace's revoked key or a Secret claiming another's
+// account never affects anybody else.
+func (c Credentials) Identity() string {
+	return c.AccountSID + "/" + c.Username
+}
+
 // CredentialsFromSecretData reads credentials from a Secret's data:
 // TWILIO_ACCOUNT_SID plus either TWILIO_API_KEY and TWILIO_API_SECRET or
 // TWILIO_AUTH_TOKEN, and optionally TWILIO_REGION and TWILIO_EDGE. An API

@@ -5,8 +5,12 @@
 // across many accounts:
 //
 //   - A Factory hands out one Client per credentials and shares a token-bucket
-//     rate limiter per account SID, so a burst of objects in one account is
-//     throttled as one.
+//     rate limiter per identity (account and credential), so a burst of
+//     objects using one Secret's credentials is throttled as one, and a
+//     Secret that only claims another account's SID draws nothing from it.
+//   - Every configuration the API answers is checked against the account the
+//     credentials claim (ClassAccountMismatch otherwise): with an API key,
+//     the account on the wire is the key's, whatever the Secret says.
 //   - Every failure is an *Error with a Class that tells the caller what to
 //     do: stop and report (Invalid, Conflict, Unauthorized, NotFound), wait
 //     (Throttled, with RetryAfter), retry later (Unavailable, Malformed).
@@ -19,7 +23,14 @@
 //     before the request was sent. Any other failure after sending is marked
 //     Ambiguous, and the caller must look the unique name up
 //     (FindByUniqueName) before concluding the create did not happen.
-//   - Credentials never reach an error, a log line or a String() result.
+//   - Only what the reference documents is relied on: configurations are
+//     addressed by id, a unique name is found by walking the list, fields
+//     beyond the reference (dates) are ignored, and where the reference is
+//     silent (the largest page, how an unset default reads) every plausible
+//     answer is accepted.
+//   - Credentials never reach an error, a log line or a String() result,
+//     and error messages from the API are scrubbed of URL credentials and
+//     of the secrets the request carried before they are kept.
 //
 // The package has no Kubernetes dependency; internal/voicesim is the
 // in-memory simulator its tests run against over real HTTP.

@@ -2,9 +2,12 @@ package voice
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -38,11 +41,16 @@ const (
 	ClassUnavailable
 	// ClassMalformed is a successful status whose body cannot be read:
 	// truncated or wrongly typed JSON, an HTML page, an empty or oversized
-	// body.
+	// body, a configuration without an id or account_sid.
 	ClassMalformed
+	// ClassAccountMismatch is an answer about a configuration of another
+	// account than the credentials claim (Error.Account): the Secret pairs
+	// one account's SID with another account's API key, or the API is not
+	// the account's. Nothing should be written until a person fixes it.
+	ClassAccountMismatch
 )
 
-var classNames = [...]string{"Unknown", "NotFound", "Conflict", "Unauthorized", "Invalid", "Throttled", "Unavailable", "Malformed"}
+var classNames = [...]string{"Unknown", "NotFound", "Conflict", "Unauthorized", "Invalid", "Throttled", "Unavailable", "Malformed", "AccountMismatch"}
 
 // String returns the class name, e.g. "Throttled".
 func (c Class) String() string {
@@ -109,6 +117,13 @@ type Error struct {
 	ContentType string
 	// Attempts is how many HTTP attempts the operation made.
 	Attempts int
+	// Account is, for ClassAccountMismatch, the account the API answered
+	// for.
+	Account string
+	// ID is, for ClassAccountMismatch, the configuration the answer was
+	// about. After a create it is the configuration just made in the wrong
+	// account, which the caller should delete with the same client.
+	ID string
 
 	// callerDone marks errors caused by the caller's context, which must
 	// never be retried.
@@ -207,6 +222,26 @@ func RetryAfterOf(err error) time.Duration {
 		return e.RetryAfter
 	}
 	return 0
+}
+
+// userinfo matches the credentials part of any URL in a text.
+var userinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@"'<>]*@`)
+
+// scrub removes credentials from text that came from the network: the
+// user:password@ of any URL, and every secret the request carried, in the
+// forms an answer could quote it (as is, URL-escaped, JSON-escaped).
+func scrub(text string, secrets []string) string {
+	text = userinfo.ReplaceAllString(text, "${1}redacted@")
+	for _, secret := range secrets {
+		if len(secret) < 4 {
+			continue // too short to tell apart from ordinary text
+		}
+		quoted, _ := json.Marshal(secret)
+		for _, form := range []string{secret, url.QueryEscape(secret), url.PathEscape(secret), string(quoted[1 : len(quoted)-1])} {
+			text = strings.ReplaceAll(text, form, "redacted")
+		}
+	}
+	return text
 }
 
 // maxMessage caps a message taken from an answer, so a hostile or broken

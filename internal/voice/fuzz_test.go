@@ -36,7 +36,7 @@ func FuzzDecodeConfiguration(f *testing.F) {
 		}
 		if err != nil {
 			// The Malformed message built from it must stay short.
-			e := malformed(request{op: "get"}, 200, "text/html; charset=\x00", err, body)
+			e := malformed(request{op: "get"}, 200, "text/html; charset=\x00", err, body, []string{fuzzSecret})
 			if len(e.Error()) > 2000 {
 				t.Fatalf("message of %d bytes", len(e.Error()))
 			}
@@ -91,11 +91,16 @@ func FuzzDecodeError(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.status, []byte(s.body))
 	}
+	f.Add(400, []byte(`{"code":20001,"message":"bad url https://alice:`+fuzzSecret+`@bad_host/x"}`))
+	f.Add(400, []byte(`{"code":20001,"message":"password `+fuzzSecret+` refused","more_info":"https://x/?p=`+fuzzSecret+`"}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		e := &Error{Op: "get", StatusCode: status, Class: classify(status)}
-		decodeErrorBody(e, body)
+		decodeErrorBody(e, body, []string{fuzzSecret})
 		if len(e.Message) > maxMessage+4 || len(e.MoreInfo) > maxMessage+4 {
 			t.Fatalf("message of %d bytes", len(e.Message))
+		}
+		if strings.Contains(e.Error(), fuzzSecret) {
+			t.Fatalf("the secret came back in %q", e.Error())
 		}
 		if strings.IndexFunc(e.Error(), unicode.IsControl) >= 0 {
 			t.Fatalf("control character in %q", e.Error())
@@ -105,3 +110,6 @@ func FuzzDecodeError(f *testing.F) {
 		}
 	})
 }
+
+// fuzzSecret stands for a webhook password the request carried.
+const fuzzSecret = "s3cr3t-Pa55"

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,8 @@ type env struct {
 	f   *voice.Factory
 	a   *voice.Client // account A, auth token
 	b   *voice.Client // account B
+	// existing is the id of a configuration a test made before its call.
+	existing string
 
 	mu       sync.Mutex
 	attempts []attempt
@@ -53,8 +56,24 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
-	opts voice.Options
-	wrap func(http.Handler) http.Handler
+	opts  voice.Options
+	shape voicesim.Options
+	wrap  func(http.Handler) http.Handler
+}
+
+// simShape is the simulator's shape for every env without withShape:
+// VOICE_SIM_SHAPE (reference, the default, or extended).
+var simShape = func() voicesim.Options {
+	opts, err := voicesim.Shape(os.Getenv("VOICE_SIM_SHAPE"))
+	if err != nil {
+		panic(err)
+	}
+	return opts
+}()
+
+// withShape serves the simulator in this shape.
+func withShape(opts voicesim.Options) envOption {
+	return func(c *envConfig) { c.shape = opts }
 }
 
 // withOptions edits the client options.
@@ -71,11 +90,7 @@ func withMiddleware(wrap func(http.Handler) http.Handler) envOption {
 // a factory with tiny backoffs so retries cost milliseconds.
 func newEnv(t *testing.T, options ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, sim: voicesim.New()}
-	e.sim.AddAccount(acctA, tokenA)
-	e.sim.AddAPIKey(acctA, keyA, secretA)
-	e.sim.AddAccount(acctB, tokenB)
-	cfg := envConfig{opts: voice.Options{
+	cfg := envConfig{shape: simShape, opts: voice.Options{
 		RequestTimeout: 5 * time.Second,
 		MaxRetryWait:   3 * time.Second,
 		BackoffBase:    time.Millisecond,
@@ -86,6 +101,10 @@ func newEnv(t *testing.T, options ...envOption) *env {
 	for _, o := range options {
 		o(&cfg)
 	}
+	e := &env{t: t, sim: voicesim.New(cfg.shape)}
+	e.sim.AddAccount(acctA, tokenA)
+	e.sim.AddAPIKey(acctA, keyA, secretA)
+	e.sim.AddAccount(acctB, tokenB)
 	var h http.Handler = e.sim
 	if cfg.wrap != nil {
 		h = cfg.wrap(h)

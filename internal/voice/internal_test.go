@@ -92,7 +92,7 @@ func TestErrorText(t *testing.T) {
 	}
 	// A hostile error body: long, with control characters.
 	e := &Error{Op: "get", StatusCode: 400}
-	decodeErrorBody(e, []byte(`{"code":"20001","message":"line1\nline2\u0000`+strings.Repeat("x", 5000)+`","more_info":7}`))
+	decodeErrorBody(e, []byte(`{"code":"20001","message":"line1\nline2\u0000`+strings.Repeat("x", 5000)+`","more_info":7}`), nil)
 	if e.Code != 20001 || strings.ContainsAny(e.Message, "\n\x00") || len(e.Message) > maxMessage+4 || e.MoreInfo != "" {
 		t.Errorf("hostile body decoded to %+v", e)
 	}

@@ -40,28 +40,30 @@ func TestRetries(t *testing.T) {
 			call:   func(e *env) error { _, err := e.a.Create(ctx(e.t), input("c")); return err }, wantErr: voice.ClassUnavailable, wantTries: 1, wantLeft: 1},
 		"update 503 twice": {reason: "a PUT is idempotent: retried through 5xx",
 			script: &scripted{n: 2, match: method("PUT"), respond: status(503, "", `{}`)},
-			call:   func(e *env) error { _, err := e.a.Update(ctx(e.t), "existing", input("existing")); return err }, wantTries: 3, wantLeft: 1},
+			call:   func(e *env) error { _, err := e.a.Update(ctx(e.t), e.existing, input("existing")); return err }, wantTries: 3, wantLeft: 1},
 		"delete 500 thrice": {reason: "a DELETE too, up to MaxAttempts",
 			script: &scripted{n: 3, match: method("DELETE"), respond: status(500, "", `{}`)},
-			call:   func(e *env) error { return e.a.Delete(ctx(e.t), "existing") }, wantTries: 4, wantLeft: 0},
+			call:   func(e *env) error { return e.a.Delete(ctx(e.t), e.existing) }, wantTries: 4, wantLeft: 0},
 		"get 503 four times": {reason: "MaxAttempts (4) bounds the retries",
 			script: &scripted{n: 4, match: method("GET"), respond: status(503, "", `{}`)},
-			call:   func(e *env) error { _, err := e.a.Get(ctx(e.t), "existing"); return err }, wantErr: voice.ClassUnavailable, wantTries: 4, wantLeft: 1},
+			call:   func(e *env) error { _, err := e.a.Get(ctx(e.t), e.existing); return err }, wantErr: voice.ClassUnavailable, wantTries: 4, wantLeft: 1},
 		"set default 429": {reason: "setting the default is idempotent",
 			script: &scripted{n: 1, match: method("POST"), respond: status(429, "", `{}`)},
 			call:   func(e *env) error { return e.a.SetDefault(ctx(e.t), "existing-id") }, wantErr: voice.ClassNotFound, wantTries: 2, wantLeft: 1},
 		"get 400": {reason: "terminal classes are never retried",
 			script: &scripted{n: 1, match: method("GET"), respond: status(400, "", `{"code":20001}`)},
-			call:   func(e *env) error { _, err := e.a.Get(ctx(e.t), "existing"); return err }, wantErr: voice.ClassInvalid, wantTries: 1, wantLeft: 1},
+			call:   func(e *env) error { _, err := e.a.Get(ctx(e.t), e.existing); return err }, wantErr: voice.ClassInvalid, wantTries: 1, wantLeft: 1},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, withMiddleware(tc.script.wrap))
 			// Created out of band: the scripted answers are for the call.
-			if _, err := e.sim.CreateOutOfBand(acctA, voicesim.Record{UniqueName: "existing", CallNotificationURL: "https://x.example"}); err != nil {
+			id, err := e.sim.CreateOutOfBand(acctA, voicesim.Record{UniqueName: "existing", CallNotificationURL: "https://x.example"})
+			if err != nil {
 				t.Fatal(err)
 			}
-			err := tc.call(e)
+			e.existing = id
+			err = tc.call(e)
 			if got := voice.ClassOf(err); got != tc.wantErr {
 				t.Fatalf("%s: %v (class %v, want %v)", tc.reason, err, got, tc.wantErr)
 			}
@@ -270,18 +272,20 @@ func TestCreateUnderFaults(t *testing.T) {
 	}
 }
 
-// TestRateLimiterShared checks one limiter per account SID, shared by every
-// Client of the factory, and separate between accounts.
+// TestRateLimiterShared checks one limiter per identity (account and
+// credential), shared by every Client of the factory with those
+// credentials, and separate between identities: a Secret that claims an
+// account with some other credential draws nothing from its budget.
 func TestRateLimiterShared(t *testing.T) {
 	t.Run("spacing", func(t *testing.T) {
 		e := newEnv(t, withOptions(func(o *voice.Options) { o.RateLimit = 50; o.Burst = 1 }))
-		byToken, byKey := e.client(credsA), e.client(credsAKey)
+		first, second := e.client(credsA), e.client(credsA)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for i := range 11 {
-			c := byToken
+			c := first
 			if i%2 == 1 {
-				c = byKey
+				c = second
 			}
 			wg.Go(func() {
 				if _, err := c.ListPage(ctx(t), 0, ""); err != nil {
@@ -292,7 +296,7 @@ func TestRateLimiterShared(t *testing.T) {
 		wg.Wait()
 		// 11 requests at 50/s with a burst of 1 take at least 10 × 20ms.
 		if d := time.Since(start); d < 180*time.Millisecond {
-			t.Errorf("11 requests through two clients of one account took %v, want ≥ 200ms", d)
+			t.Errorf("11 requests through two clients of one identity took %v, want ≥ 200ms", d)
 		}
 	})
 	t.Run("queue handed back", func(t *testing.T) {
@@ -300,16 +304,20 @@ func TestRateLimiterShared(t *testing.T) {
 		if _, err := e.a.ListPage(ctx(t), 0, ""); err != nil {
 			t.Fatal(err)
 		}
-		// A second client for the same account finds the bucket empty.
-		_, err := e.client(credsAKey).ListPage(ctx(t), 0, "")
+		// A second client with the same credentials finds the bucket empty.
+		_, err := e.client(credsA).ListPage(ctx(t), 0, "")
 		if voice.ClassOf(err) != voice.ClassThrottled || voice.RetryAfterOf(err) < time.Second {
 			t.Errorf("second call of account A: %v (RetryAfter %v), want client-side Throttled", err, voice.RetryAfterOf(err))
 		}
-		// Account B has its own bucket.
-		if _, err := e.b.ListPage(ctx(t), 0, ""); err != nil {
-			t.Errorf("account B throttled by A's use: %v", err)
+		// Another identity has its own bucket: B, an API key of A, and a
+		// Secret that claims B's SID with A's key.
+		for name, creds := range map[string]voice.Credentials{"account B": credsB, "A's API key": credsAKey,
+			"B's SID with A's key": {AccountSID: acctB, Username: keyA, Password: secretA}} {
+			if _, err := e.client(creds).ListPage(ctx(t), 0, ""); voice.ClassOf(err) == voice.ClassThrottled {
+				t.Errorf("%s throttled by A's use: %v", name, err)
+			}
 		}
-		want := map[string]int{"GET " + voicesim.RouteCollection: 2}
+		want := map[string]int{"GET " + voicesim.RouteCollection: 4}
 		if diff := cmp.Diff(want, e.sim.Calls()); diff != "" {
 			t.Errorf("calls (-want +got):\n%s", diff)
 		}
@@ -323,7 +331,7 @@ func TestObserver(t *testing.T) {
 	e.sim.SetFaults(voicesim.Faults{LostCreate: 1})
 	_, _ = e.a.Create(ctx(t), input("o"))
 	e.sim.SetFaults(voicesim.Faults{})
-	_, _ = e.a.Get(ctx(t), "o")
+	_, _ = e.a.Get(ctx(t), e.sim.Configurations(acctA)[0].ID)
 	want := []attempt{{"POST", voice.RouteCollection, 0}, {"GET", voice.RouteInstance, 200}}
 	if diff := cmp.Diff(want, e.seen(), cmp.AllowUnexported(attempt{})); diff != "" {
 		t.Errorf("attempts (-want +got):\n%s", diff)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // Configuration is a Client Configuration as the API returns it. Decoding
@@ -21,10 +20,6 @@ type Configuration struct {
 	Description *string
 	// CallNotification is the configured webhook.
 	CallNotification CallNotification
-	// DateCreated is zero when absent or unparsable.
-	DateCreated time.Time
-	// DateUpdated is zero when absent or unparsable.
-	DateUpdated time.Time
 }
 
 // CallNotification is the webhook Twilio calls to notify a Voice SDK client
@@ -87,9 +82,9 @@ func encodeInput(in ConfigurationInput) ([]byte, error) {
 	})
 }
 
-// wireConfiguration is a configuration as the API answers it. Dates are
-// raw so that an odd date format or type only zeroes the date instead of
-// failing the whole answer.
+// wireConfiguration is a configuration as the API answers it: the fields
+// the reference documents. Anything else the API sends (dates, links) is
+// ignored, and nothing here relies on it.
 type wireConfiguration struct {
 	ID            string  `json:"id"`
 	AccountSID    string  `json:"account_sid"`
@@ -98,8 +93,6 @@ type wireConfiguration struct {
 	Configuration *struct {
 		CallNotification *wireNotification `json:"callnotification"`
 	} `json:"configuration"`
-	DateCreated json.RawMessage `json:"date_created"`
-	DateUpdated json.RawMessage `json:"date_updated"`
 }
 
 // Decoding failures, wrapped into ClassMalformed errors.
@@ -107,42 +100,28 @@ var (
 	errEmptyBody = errors.New("empty body")
 	errNoID      = errors.New("configuration without an id")
 	errNoContent = errors.New("list answer without a content array")
+	errNoAccount = errors.New("configuration without an account_sid")
 )
 
 func (w *wireConfiguration) toConfiguration() (Configuration, error) {
 	if w.ID == "" {
 		return Configuration{}, errNoID
 	}
+	if w.AccountSID == "" {
+		// The reference shows it in every answer, and it is what proves
+		// which account a configuration lives in.
+		return Configuration{}, errNoAccount
+	}
 	c := Configuration{
 		ID:          w.ID,
 		AccountSID:  w.AccountSID,
 		UniqueName:  w.UniqueName,
 		Description: w.Description,
-		DateCreated: parseDate(w.DateCreated),
-		DateUpdated: parseDate(w.DateUpdated),
 	}
 	if w.Configuration != nil && w.Configuration.CallNotification != nil {
 		c.CallNotification = CallNotification{URL: w.Configuration.CallNotification.URL, Method: w.Configuration.CallNotification.Method}
 	}
 	return c, nil
-}
-
-// dateLayouts are the shapes Twilio APIs use: ISO 8601 in the v2 APIs (Go
-// accepts optional fractional seconds with RFC3339), RFC 1123 in the 2010
-// API.
-var dateLayouts = []string{time.RFC3339Nano, time.RFC1123Z, time.RFC1123}
-
-func parseDate(raw json.RawMessage) time.Time {
-	var s string
-	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil || s == "" {
-		return time.Time{}
-	}
-	for _, layout := range dateLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
 }
 
 // unmarshalStrict decodes exactly one JSON value, refusing trailing data
@@ -165,6 +144,19 @@ func decodeConfiguration(body []byte) (*Configuration, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// isNoDefault reports whether an answer to GET .../Default says that no
+// default is set: an empty body, JSON null, or an object without an id.
+func isNoDefault(body []byte) bool {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return true
+	}
+	var w struct {
+		ID *string `json:"id"`
+	}
+	return json.Unmarshal(trimmed, &w) == nil && (w.ID == nil || *w.ID == "")
 }
 
 // wirePage is a list answer. Content is a pointer so a missing array (an
@@ -214,8 +206,10 @@ type wireError struct {
 }
 
 // decodeErrorBody fills e's Code, Message and MoreInfo from a Twilio error
-// body, leaving them empty when the body is something else.
-func decodeErrorBody(e *Error, body []byte) {
+// body, leaving them empty when the body is something else. Messages are
+// scrubbed of credentials: an API may quote the request, webhook password
+// and all, and the message goes on to conditions, Events and logs.
+func decodeErrorBody(e *Error, body []byte, secrets []string) {
 	var w wireError
 	if json.Unmarshal(body, &w) != nil {
 		return
@@ -232,9 +226,9 @@ func decodeErrorBody(e *Error, body []byte) {
 		}
 	}
 	if s, ok := w.Message.(string); ok {
-		e.Message = sanitize(s, maxMessage)
+		e.Message = sanitize(scrub(s, secrets), maxMessage)
 	}
 	if s, ok := w.MoreInfo.(string); ok {
-		e.MoreInfo = sanitize(s, maxMessage)
+		e.MoreInfo = sanitize(scrub(s, secrets), maxMessage)
 	}
 }
