@@ -72,7 +72,7 @@ func parseFlags() (options, zap.Options) {
 	flag.StringVar(&o.voiceAPIURL, "voice-api-url", "", "Base URL of the Voice API, overriding https://voice.twilio.com and any region/edge (for the simulator and tests). Only this flag can change it; never a Secret.")
 	flag.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often an unchanged object is compared with the remote side (jittered by 10%), so remote drift is caught.")
 	flag.StringVar(&o.observe, "observe", "list", "How remote configurations are observed: list (one paged List per account per resync period, shared by all objects) or get (one GET per object per resync period).")
-	flag.IntVar(&o.pageSize, "list-page-size", 100, "Page size of the List requests of --observe=list.")
+	flag.IntVar(&o.pageSize, "list-page-size", voice.DefaultPageSize, "Page size of the List requests (resyncs with --observe=list, and the check that a unique name is free before a create). A size the API refuses falls back to the API's own.")
 	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
 	flag.Float64Var(&o.voiceQPS, "voice-api-qps", 10, "Requests per second to the Voice API, per Twilio account (token bucket).")
 	flag.IntVar(&o.voiceBurst, "voice-api-burst", 20, "Burst of the per-account token bucket.")
@@ -147,14 +147,11 @@ func run(ctx context.Context, o options) error {
 		RequestTimeout: o.requestTimeout,
 		RateLimit:      rate.Limit(o.voiceQPS),
 		Burst:          o.voiceBurst,
+		PageSize:       o.pageSize,
 		Version:        version,
 		Observer:       m.ObserveRequest,
 	})
 	recorder := mgr.GetEventRecorder("voice-operator")
-	var remote *controllers.RemoteCache
-	if o.observe == "list" {
-		remote = controllers.NewRemoteCache(mgr.GetClient(), o.resync, o.pageSize)
-	}
 	if err := (&controllers.ClientConfigurationReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
@@ -163,7 +160,8 @@ func run(ctx context.Context, o options) error {
 		ResyncPeriod:            o.resync,
 		MaxConcurrentReconciles: o.concurrency,
 		Metrics:                 m,
-		Remote:                  remote,
+		Observe:                 controllers.ObserveMode(o.observe),
+		PageSize:                o.pageSize,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ClientConfiguration controller: %w", err)
 	}

@@ -108,6 +108,14 @@ func (r *AccountDefaultReconciler) reconcileNormal(ctx context.Context, obj *voi
 	if err != nil {
 		return err
 	}
+	if obj.Status.ConfigurationID != "" && obj.Status.AccountSID != api.AccountSID() {
+		// Moving on silently would leave the old account's default set, by
+		// nobody's object, and take over the new account's.
+		return stalled(voicev1alpha1.ReasonAccountChanged, fmt.Errorf(
+			"this object set the default of account %s, but Secret %q now holds credentials for account %s; "+
+				"restore the Secret, or to move: set spec.deletionPolicy: Orphan, delete this object, and create it again",
+			obj.Status.AccountSID, obj.Spec.CredentialsRef.Name, api.AccountSID()))
+	}
 	// Recorded before anything else, so that other AccountDefaults of the
 	// same account can see this one when they pick the owner.
 	obj.Status.AccountSID = api.AccountSID()
@@ -119,11 +127,24 @@ func (r *AccountDefaultReconciler) reconcileNormal(ctx context.Context, obj *voi
 		return transient(voicev1alpha1.ReasonProgressing, err)
 	}
 	target, err := r.target(ctx, obj, api.AccountSID())
+	if errors.Is(err, errTargetDeleted) {
+		// The referenced configuration is about to be deleted remotely. An
+		// API may refuse to delete the default, so let go of it first, or
+		// deleting both objects together would wait on each other.
+		if uerr := r.unsetIfOurs(ctx, obj, api); uerr != nil {
+			return uerr
+		}
+		obj.Status.ConfigurationID = ""
+	}
 	if err != nil {
 		return err
 	}
 	return r.ensureDefault(ctx, obj, api, target)
 }
+
+// errTargetDeleted marks a referenced ClientConfiguration whose remote
+// configuration is being deleted.
+var errTargetDeleted = errors.New("the referenced configuration is being deleted")
 
 // ownAccount makes sure this object is the one that manages its account's
 // default: the oldest AccountDefault of the account (by creation time, then
@@ -186,6 +207,9 @@ func (r *AccountDefaultReconciler) target(ctx context.Context, obj *voicev1alpha
 	switch {
 	case err != nil:
 		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotFound, fmt.Errorf("ClientConfiguration %q does not exist in namespace %q", name, obj.Namespace))
+	case !cc.DeletionTimestamp.IsZero() && cc.Spec.DeletionPolicy != voicev1alpha1.DeletionPolicyOrphan &&
+		cc.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly:
+		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotFound, fmt.Errorf("ClientConfiguration %q is being deleted, and its remote configuration with it: %w", name, errTargetDeleted))
 	case !cc.DeletionTimestamp.IsZero():
 		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotFound, fmt.Errorf("ClientConfiguration %q is being deleted", name))
 	case !isReady(cc.Status.Conditions, cc.Generation, cc.Status.ObservedGeneration) || cc.Status.ID == "":
@@ -243,7 +267,13 @@ func (r *AccountDefaultReconciler) reconcileDelete(ctx context.Context, obj *voi
 		return nil
 	}
 	if obj.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyDelete && obj.Status.ConfigurationID != "" {
-		if err := r.unsetIfOurs(ctx, obj); err != nil {
+		api, err := connector{secrets: r.APIReader, clients: r.Clients}.connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
+		if err != nil {
+			step := asStep(err)
+			step.err = fmt.Errorf("cannot unset the account's default until the credentials are back (or set spec.deletionPolicy: Orphan): %w", step.err)
+			return step
+		}
+		if err := r.unsetIfOurs(ctx, obj, api); err != nil {
 			return err
 		}
 	}
@@ -255,12 +285,9 @@ func (r *AccountDefaultReconciler) reconcileDelete(ctx context.Context, obj *voi
 
 // unsetIfOurs clears the account's default if it is still the one this
 // object set; a default someone else chose meanwhile is left alone.
-func (r *AccountDefaultReconciler) unsetIfOurs(ctx context.Context, obj *voicev1alpha1.AccountDefault) error {
-	api, err := connector{secrets: r.APIReader, clients: r.Clients}.connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
-	if err != nil {
-		step := asStep(err)
-		step.err = fmt.Errorf("cannot unset the account's default until the credentials are back (or set spec.deletionPolicy: Orphan): %w", step.err)
-		return step
+func (r *AccountDefaultReconciler) unsetIfOurs(ctx context.Context, obj *voicev1alpha1.AccountDefault, api VoiceAPI) error {
+	if obj.Status.ConfigurationID == "" {
+		return nil
 	}
 	if api.AccountSID() != obj.Status.AccountSID {
 		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventDefaultLeft, "UnsetDefault",

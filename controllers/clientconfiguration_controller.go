@@ -27,12 +27,14 @@ import (
 // Event reasons for what the ClientConfiguration controller did. Failures use
 // the condition reasons of api/v1alpha1.
 const (
-	EventCreated   = "Created"
-	EventUpdated   = "Updated"
-	EventAdopted   = "Adopted"
-	EventRecreated = "Recreated"
-	EventDeleted   = "Deleted"
-	EventOrphaned  = "Orphaned"
+	eventCreated   = "Created"
+	eventUpdated   = "Updated"
+	eventAdopted   = "Adopted"
+	eventRecovered = "Recovered"
+	eventRecreated = "Recreated"
+	eventDeleted   = "Deleted"
+	eventOrphaned  = "Orphaned"
+	eventLeft      = "LeftInPlace"
 )
 
 // ClientConfigurationReconciler keeps one Twilio Voice v2 Client
@@ -53,10 +55,13 @@ type ClientConfigurationReconciler struct {
 	MaxConcurrentReconciles int
 	// Metrics records drift corrections and condition reasons; may be nil.
 	Metrics *Metrics
-	// Remote, when set, observes remote configurations through one paged
-	// List per account per ResyncPeriod instead of one GET per object
-	// (--observe=list); it then also drives the periodic resync.
-	Remote *RemoteCache
+	// Observe is how the configuration of an object with a known id is
+	// read each resync: ObserveList (the default) or ObserveGet.
+	Observe ObserveMode
+	// PageSize is the page size of the Lists (default voice.DefaultPageSize).
+	PageSize int
+
+	remote *remoteView
 }
 
 // +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=clientconfigurations,verbs=get;list;watch;update;patch
@@ -97,15 +102,17 @@ func (r *ClientConfigurationReconciler) Reconcile(ctx context.Context, req ctrl.
 }
 
 // requeueAfter is when a reconciled object is looked at again: each resync
-// period, unless the RemoteCache resyncs, which enqueues only what changed.
+// period with ObserveGet; with ObserveList the periodic List enqueues only
+// what changed.
 func (r *ClientConfigurationReconciler) requeueAfter() time.Duration {
-	if r.Remote != nil {
+	if r.Observe == ObserveList {
 		return 0
 	}
 	return wait.Jitter(r.ResyncPeriod, 0.1)
 }
 
-// reconcileNormal brings the remote configuration to the spec.
+// reconcileNormal brings the remote configuration to the spec: observe what
+// there is, then one step decides and acts.
 func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
 	api, err := r.connector().connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
 	if err != nil {
@@ -122,103 +129,198 @@ func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj
 	if obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly {
 		return r.observeOnly(ctx, obj, api, want)
 	}
-	// The common first reconcile: nothing to look for, so no remote read. The
-	// finalizer and the create-intent marker go in one write before the POST.
-	if obj.Status.ID == "" && readIntent(obj) == nil && !wantsAdoption(obj) {
-		return r.create(ctx, obj, api, want)
-	}
-	// Finalizer first, to avoid the race between init and delete.
-	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
-		return transient(voicev1alpha1.ReasonProgressing, err)
-	}
-	remote, err := r.observe(ctx, obj, api)
+	seen, err := r.observe(ctx, obj, api, want)
 	if err != nil {
 		return err
 	}
-	if remote == nil {
-		return r.create(ctx, obj, api, want)
-	}
-	return r.update(ctx, obj, api, remote, want)
+	return r.act(ctx, obj, api, want, seen)
 }
 
-// observe finds the remote configuration this object manages and never
-// changes the remote side. It returns nil (and no error) when there is none:
-// by status.id when known; otherwise the one an interrupted create of ours
-// made (create-intent marker), or, with the adopt annotation, the one that
-// has the spec's unique name.
-func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI) (*voice.Configuration, error) {
+// observation is what observe found; it changes nothing, remote or local.
+type observation struct {
+	// owned is the configuration this object owns: by status.id, or proven
+	// by the create-intent marker after an interrupted create (recovered).
+	owned     *voice.Configuration
+	recovered bool
+	// drifted lists the fields in which owned differs from the spec.
+	drifted []string
+	// vanished is the status.id that answered 404: deleted outside
+	// Kubernetes.
+	vanished string
+	// holder is the configuration that has the spec's unique name when this
+	// object owns none: someone else's, as far as this object can prove.
+	holder *voice.Configuration
+	// freeAt is when the List started that showed the name free (holder
+	// nil and owned nil).
+	freeAt time.Time
+	// rival names another object that already owns owned, or the holder
+	// this object would adopt.
+	rival string
+}
+
+// observe reads the remote side and says what this object owns there, or
+// who holds its unique name. It never writes, remote or local.
+func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput) (observation, error) {
+	var seen observation
+	intent := readIntent(obj)
 	if id := obj.Status.ID; id != "" {
-		remote, err := r.Remote.get(ctx, api, id, resyncRequested(obj))
-		if voice.IsNotFound(err) {
-			r.event(obj, corev1.EventTypeWarning, EventRecreated, "Recreate",
-				"Remote configuration %s was deleted outside Kubernetes; creating it again", id)
-			obj.Status.ID, obj.Status.Remote = "", nil
-			return nil, nil
+		cfg, err := r.remote.get(ctx, api, id, resyncRequested(obj))
+		switch {
+		case err == nil:
+			seen.owned = cfg
+		case voice.IsNotFound(err):
+			seen.vanished = id
+			if intent != nil && intent.Replaces != id {
+				intent = nil // an earlier create's marker: it vouches for nothing now
+			}
+		default:
+			return seen, remoteError("reading remote configuration "+id, err)
 		}
-		return remote, remoteError("reading remote configuration "+id, err)
 	}
-	if intent := readIntent(obj); intent != nil {
-		found, err := api.FindByUniqueName(ctx, intent.UniqueName)
-		if voice.IsNotFound(err) {
-			return nil, nil
-		}
+	if seen.owned == nil && intent != nil {
+		// An attempt of ours may have created it: look with a List that
+		// started after the attempt.
+		found, _, err := r.remote.holderOf(ctx, api, intent.UniqueName, intent.At.Add(clockSkew))
 		if err != nil {
-			return nil, remoteError(fmt.Sprintf("looking up %q after an interrupted create", intent.UniqueName), err)
+			return seen, remoteError(fmt.Sprintf("looking up %q after an interrupted create", intent.UniqueName), err)
 		}
-		if intent.covers(api.AccountSID(), found) {
-			r.event(obj, corev1.EventTypeNormal, EventAdopted, "Adopt",
-				"Found remote configuration %s that an interrupted create made; managing it", found.ID)
-			return found, nil
-		}
-		if !wantsAdoption(obj) {
-			return nil, r.alreadyExists(ctx, obj, found)
+		if found != nil && intent.proves(api.AccountSID(), found) {
+			seen.owned, seen.recovered = found, true
 		}
 	}
-	if wantsAdoption(obj) {
-		found, err := api.FindByUniqueName(ctx, obj.Spec.UniqueName)
-		if voice.IsNotFound(err) {
-			return nil, nil
-		}
+	if seen.owned == nil {
+		holder, listed, err := r.remote.holderOf(ctx, api, want.UniqueName, time.Now().Add(-nameCheckMaxAge))
 		if err != nil {
-			return nil, remoteError(fmt.Sprintf("looking up %q to adopt it", obj.Spec.UniqueName), err)
+			return seen, remoteError(fmt.Sprintf("checking that unique name %q is free", want.UniqueName), err)
 		}
-		r.event(obj, corev1.EventTypeNormal, EventAdopted, "Adopt",
-			"Adopted existing remote configuration %s (annotation %s)", found.ID, voicev1alpha1.AnnotationAdopt)
-		return found, nil
+		seen.holder, seen.freeAt = holder, listed
 	}
-	return nil, nil
+	if held := cmpOr(seen.owned, seen.holder); held != nil && (seen.owned != nil || wantsAdoption(obj)) {
+		rival, err := r.rivalFor(ctx, obj, api, held.ID)
+		if err != nil {
+			return seen, err
+		}
+		seen.rival = rival
+	}
+	if seen.owned != nil {
+		seen.drifted = drift(want, seen.owned)
+	}
+	return seen, nil
 }
 
-// create POSTs the spec, exactly once. The create-intent marker is persisted
-// first; what a failed POST means is then decided by looking the name up.
-func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput) error {
-	recreating := obj.Status.AccountSID != ""
-	err := patchMetadata(ctx, r.Client, obj, func() {
-		controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer)
-		if intent := readIntent(obj); intent == nil || intent.Account != api.AccountSID() || intent.UniqueName != obj.Spec.UniqueName {
-			setIntent(obj, createIntent{Account: api.AccountSID(), UniqueName: obj.Spec.UniqueName, At: time.Now().UTC().Truncate(time.Second)})
+// act is the one place that decides what to do about an observation.
+func (r *ClientConfigurationReconciler) act(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput, seen observation) error {
+	switch {
+	case seen.rival != "":
+		return r.conflict(ctx, obj, seen.rival, cmpOr(seen.owned, seen.holder))
+	case seen.owned != nil:
+		if seen.recovered {
+			r.event(obj, corev1.EventTypeNormal, eventRecovered, "Recover",
+				"Found remote configuration %s that an interrupted create of this object made; managing it", seen.owned.ID)
 		}
-	})
+		return r.manage(ctx, obj, api, seen.owned, want, seen.drifted)
+	case seen.holder != nil && wantsAdoption(obj):
+		r.event(obj, corev1.EventTypeNormal, eventAdopted, "Adopt",
+			"Adopted existing remote configuration %s (annotation %s)", seen.holder.ID, voicev1alpha1.AnnotationAdopt)
+		return r.manage(ctx, obj, api, seen.holder, want, drift(want, seen.holder))
+	case seen.holder != nil:
+		return r.alreadyExists(ctx, obj, seen.holder)
+	default:
+		return r.create(ctx, obj, api, want, seen)
+	}
+}
+
+// manage takes cfg as this object's configuration and, if it differs from
+// the spec in any field we own, replaces it with one full PUT.
+func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, cfg *voice.Configuration, want voice.ConfigurationInput, drifted []string) error {
+	if rival, ok := r.remote.claim(api, obj, cfg.ID); !ok {
+		// Taken by another object of this process a moment ago, before its
+		// status reached the cache.
+		return r.conflict(ctx, obj, rival.String(), cfg)
+	}
+	if err := r.ensureFinalizer(ctx, obj); err != nil {
+		return err
+	}
+	r.record(obj, api, cfg, drifted)
+	if len(drifted) == 0 {
+		r.remote.verified(api, obj, cfg)
+		return nil
+	}
+	source := sourceSpec
+	if obj.Status.ObservedGeneration == obj.Generation {
+		source = sourceRemote
+	}
+	updated, err := api.Update(ctx, cfg.ID, want)
 	if err != nil {
+		if taken := r.nameTakenOnUpdate(ctx, api, cfg.ID, want.UniqueName, err); taken != nil {
+			return taken
+		}
+		return remoteError("updating remote configuration "+cfg.ID, err)
+	}
+	r.remote.wrote(api, updated)
+	r.remote.verified(api, obj, updated)
+	r.record(obj, api, updated, nil)
+	r.Metrics.driftCorrected(kindClientConfiguration, source)
+	r.event(obj, corev1.EventTypeNormal, eventUpdated, "Update",
+		"Updated remote configuration %s (%s changed: %s)", cfg.ID, source, strings.Join(drifted, ", "))
+	return nil
+}
+
+// nameTakenOnUpdate explains a refused PUT: when another configuration
+// holds the unique name the PUT asked for, that is the reason (a rename
+// onto a taken name), and it is AlreadyExists; otherwise it returns nil.
+func (r *ClientConfigurationReconciler) nameTakenOnUpdate(ctx context.Context, api VoiceAPI, id, name string, err error) error {
+	if cls := voice.ClassOf(err); cls != voice.ClassInvalid && cls != voice.ClassConflict {
+		return nil
+	}
+	holder, _, lerr := r.remote.holderOf(ctx, api, name, time.Now())
+	if lerr != nil || holder == nil || holder.ID == id {
+		return nil
+	}
+	return stalled(voicev1alpha1.ReasonAlreadyExists, fmt.Errorf(
+		"cannot rename remote configuration %s to %q: remote configuration %s already has that unique name; choose another uniqueName (%w)",
+		id, name, holder.ID, err))
+}
+
+// create POSTs the spec, exactly once per marker. The marker, written in
+// the same patch as the finalizer before the POST, records the List that
+// showed the name free and a digest of what is sent: after a lost answer
+// or a crash, it is what proves that a configuration found under the name
+// is this object's (ownership.go).
+func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput, seen observation) error {
+	if !r.remote.reserve(api, obj, want.UniqueName) {
+		return transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("another object is creating unique name %q in account %s right now", want.UniqueName, api.AccountSID()))
+	}
+	defer r.remote.release(api, obj, want.UniqueName)
+	intent := newIntent(api.AccountSID(), want, seen.freeAt, seen.vanished)
+	if err := patchMetadata(ctx, r.Client, obj, func() {
+		controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer)
+		setIntent(obj, intent)
+	}); err != nil {
 		return transient(voicev1alpha1.ReasonProgressing, err)
 	}
 
 	created, err := api.Create(ctx, want)
 	switch {
 	case err == nil:
-		r.Remote.wrote(api, created)
+		r.remote.wrote(api, created)
+		r.remote.claim(api, obj, created.ID) // new: nobody else can hold it
+		r.remote.verified(api, obj, created)
 		r.record(obj, api, created, nil)
-		if recreating {
-			r.event(obj, corev1.EventTypeNormal, EventCreated, "Create", "Created remote configuration %s again", created.ID)
+		if seen.vanished != "" {
+			r.event(obj, corev1.EventTypeWarning, eventRecreated, "Recreate",
+				"Remote configuration %s was deleted outside Kubernetes; created %s in its place", seen.vanished, created.ID)
 		} else {
-			r.event(obj, corev1.EventTypeNormal, EventCreated, "Create", "Created remote configuration %s", created.ID)
+			r.event(obj, corev1.EventTypeNormal, eventCreated, "Create", "Created remote configuration %s", created.ID)
 		}
 		return nil
+	case voice.ClassOf(err) == voice.ClassAccountMismatch:
+		return r.strayCreate(ctx, obj, api, created, err)
 	case voice.IsAmbiguous(err):
 		// It may have been applied. The marker stays, so the next attempt
-		// looks the name up and adopts what it finds instead of creating twice.
+		// looks the name up and proves ownership before creating again.
 		return transient(voicev1alpha1.ReasonRemoteUnavailable,
-			fmt.Errorf("creating remote configuration %q: outcome unknown, will look the name up before trying again: %w", obj.Spec.UniqueName, err))
+			fmt.Errorf("creating remote configuration %q: outcome unknown, will look for it before trying again: %w", want.UniqueName, err))
 	}
 	// The POST was refused, so it created nothing, and the marker must not
 	// later vouch for a configuration someone else creates with this name.
@@ -226,100 +328,157 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 		return transient(voicev1alpha1.ReasonProgressing, cerr)
 	}
 	switch voice.ClassOf(err) {
-	case voice.ClassUnauthorized, voice.ClassThrottled, voice.ClassUnavailable, voice.ClassMalformed:
-		return remoteError("creating remote configuration", err)
+	case voice.ClassInvalid, voice.ClassConflict:
+		// The reference does not say how a taken name is refused: look.
+		holder, _, lerr := r.remote.holderOf(ctx, api, want.UniqueName, time.Now())
+		switch {
+		case lerr != nil:
+			return remoteError(fmt.Sprintf("looking up %q after a refused create", want.UniqueName), lerr)
+		case holder != nil:
+			return r.alreadyExists(ctx, obj, holder) // taken between the check and the POST
+		case voice.ClassOf(err) == voice.ClassConflict:
+			// A conflict for a name nobody has: a race with a delete.
+			return transient(voicev1alpha1.ReasonRemoteUnavailable, fmt.Errorf("creating remote configuration: %w", err))
+		}
 	}
-	// Any other refusal may mean the name is taken (the API does not document
-	// which status a duplicate gets): look before concluding.
-	found, ferr := api.FindByUniqueName(ctx, obj.Spec.UniqueName)
-	switch {
-	case ferr == nil && wantsAdoption(obj):
-		r.event(obj, corev1.EventTypeNormal, EventAdopted, "Adopt",
-			"Adopted existing remote configuration %s (annotation %s)", found.ID, voicev1alpha1.AnnotationAdopt)
-		return r.update(ctx, obj, api, found, want)
-	case ferr == nil:
-		return r.alreadyExists(ctx, obj, found)
-	case voice.IsNotFound(ferr) && voice.ClassOf(err) == voice.ClassConflict:
-		// A conflict for a name nobody has: a race with a delete. Retry.
-		return transient(voicev1alpha1.ReasonRemoteUnavailable, fmt.Errorf("creating remote configuration: %w", err))
-	case voice.IsNotFound(ferr):
-		return remoteError("creating remote configuration", err)
-	default:
-		return remoteError(fmt.Sprintf("looking up %q after a refused create", obj.Spec.UniqueName), ferr)
+	return remoteError("creating remote configuration", err)
+}
+
+// strayCreate handles a create that the API answered for another account
+// than the Secret names: the configuration is provably the one just made
+// (its id came back), so it is deleted at once, and the object stalls
+// until a person fixes the Secret.
+func (r *ClientConfigurationReconciler) strayCreate(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, stray *voice.Configuration, err error) error {
+	outcome := ""
+	if stray != nil {
+		outcome = "; deleted the configuration it made there (" + stray.ID + ") at once"
+		if derr := api.Delete(ctx, stray.ID); derr != nil && !voice.IsNotFound(derr) {
+			outcome = "; deleting the configuration it made there (" + stray.ID + ") failed, so delete it by hand: " + derr.Error()
+			r.event(obj, corev1.EventTypeWarning, voicev1alpha1.ReasonAccountMismatch, "Delete",
+				"A create landed in account %s by mistake and configuration %s could not be deleted there; delete it by hand", stray.AccountSID, stray.ID)
+		}
 	}
+	if cerr := patchMetadata(ctx, r.Client, obj, func() { clearIntent(obj) }); cerr != nil {
+		return transient(voicev1alpha1.ReasonProgressing, cerr)
+	}
+	return stalled(voicev1alpha1.ReasonAccountMismatch, fmt.Errorf(
+		"the credentials in Secret %q belong to another account than its %s says (%w)%s. Fix the Secret so that the SID and the key or token are of the same account",
+		obj.Spec.CredentialsRef.Name, voicev1alpha1.SecretKeyAccountSID, err, outcome))
 }
 
 // alreadyExists reports that the unique name belongs to a configuration this
-// object did not create. It is terminal until the spec or the adopt
-// annotation changes; the marker is dropped so it can never vouch for it.
-func (r *ClientConfigurationReconciler) alreadyExists(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, found *voice.Configuration) error {
+// object cannot prove it created. It is stalled until the spec or the adopt
+// annotation changes; the marker is dropped so it can never vouch for it,
+// and a vanished id is forgotten.
+func (r *ClientConfigurationReconciler) alreadyExists(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, holder *voice.Configuration) error {
 	if err := patchMetadata(ctx, r.Client, obj, func() { clearIntent(obj) }); err != nil {
 		return transient(voicev1alpha1.ReasonProgressing, err)
 	}
+	r.forgetRemote(obj)
 	return stalled(voicev1alpha1.ReasonAlreadyExists, fmt.Errorf(
-		"unique name %q is already used by remote configuration %s, which this object did not create; choose another uniqueName, or set the annotation %s: \"true\" to manage that configuration",
-		found.UniqueName, found.ID, voicev1alpha1.AnnotationAdopt))
+		"unique name %q is already used by remote configuration %s, which this object cannot prove it created; it will not be changed or deleted. Choose another uniqueName, or set the annotation %s: \"true\" to manage that configuration",
+		holder.UniqueName, holder.ID, voicev1alpha1.AnnotationAdopt))
 }
 
-// update records what was observed and, if it differs from the spec in any
-// field we own, replaces the remote configuration with one full PUT.
-func (r *ClientConfigurationReconciler) update(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, remote *voice.Configuration, want voice.ConfigurationInput) error {
-	fields := drift(want, remote)
-	r.record(obj, api, remote, fields)
-	if len(fields) == 0 {
-		r.Remote.verified(api, remote)
-		return nil
+// conflict reports that another object already owns the configuration this
+// one would manage. One remote configuration has one owner: the object
+// that held it first keeps it, and this one writes nothing and forgets it.
+func (r *ClientConfigurationReconciler) conflict(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, rival string, cfg *voice.Configuration) error {
+	if err := patchMetadata(ctx, r.Client, obj, func() { clearIntent(obj) }); err != nil {
+		return transient(voicev1alpha1.ReasonProgressing, err)
 	}
-	source := sourceSpec
-	if obj.Status.ObservedGeneration == obj.Generation {
-		source = sourceRemote
+	r.forgetRemote(obj)
+	return stalled(voicev1alpha1.ReasonConflict, fmt.Errorf(
+		"remote configuration %s (unique name %q) is already managed by ClientConfiguration %s; a remote configuration has one owner, so this object leaves it alone. Delete one of the two objects, or give this one another uniqueName",
+		cfg.ID, cfg.UniqueName, rival))
+}
+
+// forgetRemote drops the remote configuration from status: this object no
+// longer owns one.
+func (r *ClientConfigurationReconciler) forgetRemote(obj *voicev1alpha1.ClientConfiguration) {
+	obj.Status.ID, obj.Status.Remote = "", nil
+	meta.RemoveStatusCondition(&obj.Status.Conditions, voicev1alpha1.ConditionInSync)
+	r.remote.forget(obj)
+}
+
+// rivalFor names another object that already owns configuration id in
+// the account ("namespace/name"), or returns "". An object acquiring a
+// configuration yields to any other holder; of two objects that both hold
+// it (a state an earlier version could leave), the older keeps it.
+func (r *ClientConfigurationReconciler) rivalFor(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, id string) (string, error) {
+	list := &voicev1alpha1.ClientConfigurationList{}
+	if err := r.Client.List(ctx, list, client.MatchingFields{remoteIndex: remoteIndexKey(api.AccountSID(), id)}); err != nil {
+		return "", transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("listing the owners of remote configuration %s: %w", id, err))
 	}
-	updated, err := api.Update(ctx, remote.ID, want)
-	if err != nil {
-		return remoteError("updating remote configuration "+remote.ID, err)
+	holding := obj.Status.ID == id && obj.Status.AccountSID == api.AccountSID()
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID != obj.UID && (!holding || olderObject(other, obj)) {
+			return client.ObjectKeyFromObject(other).String(), nil
+		}
 	}
-	r.Remote.wrote(api, updated)
-	r.record(obj, api, updated, nil)
-	r.Metrics.driftCorrected(kindClientConfiguration, source)
-	r.event(obj, corev1.EventTypeNormal, EventUpdated, "Update",
-		"Updated remote configuration %s (%s changed: %s)", remote.ID, source, strings.Join(fields, ", "))
+	if owner, ok := r.remote.ownerOf(api, id); ok && owner.uid != obj.UID {
+		return owner.key.String(), nil
+	}
+	return "", nil
+}
+
+// olderObject orders objects by creation time, then namespace/name, so
+// every reconcile of every object agrees on which came first.
+func olderObject(a, b client.Object) bool {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	return client.ObjectKeyFromObject(a).String() < client.ObjectKeyFromObject(b).String()
+}
+
+// ensureFinalizer adds the finalizer, before anything is written remotely,
+// to avoid the race between init and delete. A create adds it together
+// with the marker instead.
+func (r *ClientConfigurationReconciler) ensureFinalizer(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
+	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
+		return transient(voicev1alpha1.ReasonProgressing, err)
+	}
 	return nil
 }
 
 // observeOnly reads the remote configuration, by id or by unique name, and
 // reports it and its drift without ever writing to it.
 func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput) error {
-	var remote *voice.Configuration
+	var found *voice.Configuration
 	var err error
 	if obj.Status.ID != "" {
-		remote, err = r.Remote.get(ctx, api, obj.Status.ID, resyncRequested(obj))
+		found, err = r.remote.get(ctx, api, obj.Status.ID, resyncRequested(obj))
 	}
 	if obj.Status.ID == "" || voice.IsNotFound(err) {
-		remote, err = api.FindByUniqueName(ctx, obj.Spec.UniqueName)
-	}
-	if voice.IsNotFound(err) {
-		obj.Status.ID, obj.Status.Remote = "", nil
-		return &stepError{reason: voicev1alpha1.ReasonNotFound, class: classWaiting, after: r.ResyncPeriod, err: fmt.Errorf(
-			"no remote configuration has unique name %q; managementPolicy is ObserveOnly, so it is not created", obj.Spec.UniqueName)}
+		found, _, err = r.remote.holderOf(ctx, api, obj.Spec.UniqueName, time.Now().Add(-2*r.ResyncPeriod))
 	}
 	if err != nil {
 		return remoteError("reading remote configuration", err)
 	}
-	r.Remote.verified(api, remote)
-	r.record(obj, api, remote, drift(want, remote))
+	if found == nil {
+		obj.Status.ID, obj.Status.Remote = "", nil
+		return &stepError{reason: voicev1alpha1.ReasonNotFound, class: classWaiting, after: r.ResyncPeriod, err: fmt.Errorf(
+			"no remote configuration has unique name %q; managementPolicy is ObserveOnly, so it is not created", obj.Spec.UniqueName)}
+	}
+	r.remote.verified(api, obj, found)
+	r.record(obj, api, found, drift(want, found))
 	return nil
 }
 
 // reconcileDelete removes the remote configuration (policy Delete) or leaves
-// it (Orphan, ObserveOnly), and only then releases the finalizer.
+// it (Orphan, ObserveOnly), and only then releases the finalizer. It never
+// deletes a configuration this object cannot prove it owns.
 func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
 	if !controllerutil.ContainsFinalizer(obj, voicev1alpha1.Finalizer) {
 		return nil
 	}
-	nothingToDelete := obj.Status.ID == "" && readIntent(obj) == nil
-	if obj.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyOrphan || obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly || nothingToDelete {
+	intent := readIntent(obj)
+	if obj.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyOrphan || obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly ||
+		(obj.Status.ID == "" && intent == nil) {
 		if obj.Status.ID != "" {
-			r.event(obj, corev1.EventTypeNormal, EventOrphaned, "Orphan", "Left remote configuration %s in place (deletionPolicy %s, managementPolicy %s)",
+			r.event(obj, corev1.EventTypeNormal, eventOrphaned, "Orphan", "Left remote configuration %s in place (deletionPolicy %s, managementPolicy %s)",
 				obj.Status.ID, obj.Spec.DeletionPolicy, obj.Spec.ManagementPolicy)
 		}
 		return r.releaseFinalizer(ctx, obj)
@@ -337,53 +496,78 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 	id := obj.Status.ID
 	if id == "" {
 		// An interrupted create may have made one: find it, or nothing leaks.
-		remote, err := r.observe(ctx, obj, api)
+		found, _, err := r.remote.holderOf(ctx, api, intent.UniqueName, intent.At.Add(clockSkew))
 		if err != nil {
-			return err
+			return remoteError(fmt.Sprintf("looking up %q after an interrupted create", intent.UniqueName), err)
 		}
-		if remote == nil {
+		if found == nil || !intent.proves(api.AccountSID(), found) {
+			if found != nil {
+				r.event(obj, corev1.EventTypeNormal, eventLeft, "Delete",
+					"Left remote configuration %s in place: this object cannot prove it created it", found.ID)
+			}
 			return r.releaseFinalizer(ctx, obj)
 		}
-		id = remote.ID
+		id = found.ID
+	}
+	if rival, err := r.rivalFor(ctx, obj, api, id); err != nil {
+		return err
+	} else if rival != "" {
+		r.event(obj, corev1.EventTypeWarning, eventLeft, "Delete",
+			"Left remote configuration %s in place: ClientConfiguration %s manages it", id, rival)
+		return r.releaseFinalizer(ctx, obj)
 	}
 	err = api.Delete(ctx, id)
 	switch {
 	case err == nil, voice.IsNotFound(err):
-		r.Remote.deleted(api, id)
-		r.event(obj, corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted remote configuration %s", id)
+		r.remote.deleted(api, id)
+		r.event(obj, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted remote configuration %s", id)
+		return r.releaseFinalizer(ctx, obj)
 	case voice.ClassOf(err) == voice.ClassInvalid || voice.ClassOf(err) == voice.ClassConflict:
-		return stalled(voicev1alpha1.ReasonDeletionFailed, fmt.Errorf(
-			"deleting remote configuration %s was refused; the finalizer stays until it is deleted, or set spec.deletionPolicy: Orphan: %w", id, err))
-	default:
-		return remoteError("deleting remote configuration "+id, err)
+		return r.deleteRefused(ctx, api, id, err)
 	}
-	return r.releaseFinalizer(ctx, obj)
+	return remoteError("deleting remote configuration "+id, err)
+}
+
+// deleteRefused explains a refused delete. The API may refuse to delete
+// the account's default configuration (the reference does not say): then
+// it is retried, since unsetting the default (by deleting the AccountDefault
+// that set it, or by hand) lets it through.
+func (r *ClientConfigurationReconciler) deleteRefused(ctx context.Context, api VoiceAPI, id string, err error) error {
+	def, derr := api.GetDefault(ctx)
+	if derr == nil && def.ID == id {
+		return &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, after: 5 * time.Second, err: fmt.Errorf(
+			"remote configuration %s is the account's default, and Twilio refuses to delete it (%w); delete the AccountDefault that set it, or unset the default, and the delete goes through",
+			id, err)}
+	}
+	return stalled(voicev1alpha1.ReasonDeletionFailed, fmt.Errorf(
+		"deleting remote configuration %s was refused; the finalizer stays until it is deleted, or set spec.deletionPolicy: Orphan: %w", id, err))
 }
 
 func (r *ClientConfigurationReconciler) releaseFinalizer(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
 	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.RemoveFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
 		return transient(voicev1alpha1.ReasonProgressing, err)
 	}
+	r.remote.forget(obj)
 	return nil
 }
 
 // record stores what the remote side holds (its id, account and fields, a
 // password redacted) and whether it differs from the spec (drifted fields).
-func (r *ClientConfigurationReconciler) record(obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, remote *voice.Configuration, drifted []string) {
-	obj.Status.ID = remote.ID
+func (r *ClientConfigurationReconciler) record(obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, cfg *voice.Configuration, drifted []string) {
+	obj.Status.ID = cfg.ID
 	obj.Status.AccountSID = api.AccountSID()
-	state := remoteState(remote)
+	state := remoteState(cfg)
 	obj.Status.Remote = &state
 	setInSync(&obj.Status.Conditions, obj.Generation, drifted)
 }
 
 // remoteState is a remote configuration as status records it.
-func remoteState(remote *voice.Configuration) voicev1alpha1.RemoteConfiguration {
+func remoteState(cfg *voice.Configuration) voicev1alpha1.RemoteConfiguration {
 	return voicev1alpha1.RemoteConfiguration{
-		UniqueName:             remote.UniqueName,
-		Description:            deref(remote.Description),
-		CallNotificationURL:    redactURL(remote.CallNotification.URL),
-		CallNotificationMethod: remote.CallNotification.Method,
+		UniqueName:             cfg.UniqueName,
+		Description:            deref(cfg.Description),
+		CallNotificationURL:    redactURL(cfg.CallNotification.URL),
+		CallNotificationMethod: cfg.CallNotification.Method,
 	}
 }
 
@@ -419,25 +603,50 @@ func (r *ClientConfigurationReconciler) connector() connector {
 	return connector{secrets: r.APIReader, clients: r.Clients}
 }
 
+// remoteIndex indexes ClientConfigurations by the remote configuration they
+// own (account/id), so that one remote configuration has one owner.
+const remoteIndex = ".status.remote"
+
+func remoteIndexKey(account, id string) string { return account + "/" + id }
+
 // SetupWithManager registers the controller: ClientConfigurations, and the
 // Secrets they name through a metadata-only watch (Secret contents are never
 // cached).
 func (r *ClientConfigurationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &voicev1alpha1.ClientConfiguration{}, credentialsIndex, func(o client.Object) []string {
-		return secretsOf(o.(*voicev1alpha1.ClientConfiguration))
-	}); err != nil {
-		return fmt.Errorf("indexing ClientConfigurations by Secret: %w", err)
+	if r.Observe == "" {
+		r.Observe = ObserveList
+	}
+	if r.Observe != ObserveList && r.Observe != ObserveGet {
+		return fmt.Errorf("observe mode must be %s or %s, not %q", ObserveList, ObserveGet, r.Observe)
+	}
+	if r.PageSize <= 0 {
+		r.PageSize = voice.DefaultPageSize
+	}
+	r.remote = newRemoteView(mgr.GetClient(), r.Observe, r.ResyncPeriod, r.PageSize)
+	indexes := map[string]client.IndexerFunc{
+		credentialsIndex: func(o client.Object) []string { return secretsOf(o.(*voicev1alpha1.ClientConfiguration)) },
+		remoteIndex: func(o client.Object) []string {
+			if s := o.(*voicev1alpha1.ClientConfiguration).Status; s.ID != "" {
+				return []string{remoteIndexKey(s.AccountSID, s.ID)}
+			}
+			return nil
+		},
+	}
+	for field, extract := range indexes {
+		if err := mgr.GetFieldIndexer().IndexField(ctx, &voicev1alpha1.ClientConfiguration{}, field, extract); err != nil {
+			return fmt.Errorf("indexing ClientConfigurations by %s: %w", field, err)
+		}
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&voicev1alpha1.ClientConfiguration{}, builder.WithPredicates(reconcileTriggers())).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(dependentsOfSecret(mgr.GetClient(), &voicev1alpha1.ClientConfigurationList{}))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("clientconfiguration")
-	if r.Remote != nil {
-		if err := mgr.Add(r.Remote); err != nil {
-			return fmt.Errorf("adding the remote cache: %w", err)
+	if r.Observe == ObserveList {
+		if err := mgr.Add(r.remote); err != nil {
+			return fmt.Errorf("adding the remote view: %w", err)
 		}
-		b = b.WatchesRawSource(r.Remote.Source())
+		b = b.WatchesRawSource(r.remote.source())
 	}
 	return b.Complete(r)
 }
@@ -463,4 +672,14 @@ func dependentsOfSecret(c client.Client, list client.ObjectList) handler.MapFunc
 		}
 		return requests
 	}
+}
+
+// cmpOr returns the first non-nil configuration.
+func cmpOr(cfgs ...*voice.Configuration) *voice.Configuration {
+	for _, c := range cfgs {
+		if c != nil {
+			return c
+		}
+	}
+	return nil
 }

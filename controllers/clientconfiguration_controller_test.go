@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/controllers"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
@@ -77,8 +78,9 @@ var _ = Describe("ClientConfiguration", func() {
 		Expect(remote[0].CallNotificationMethod).To(Equal("POST"))
 		Expect(obj.Status.Remote.CallNotificationURL).To(Equal("https://example.com/notify/web"))
 
-		By("costing one POST, no GET or PUT, and two writes to the object: finalizer, then status")
+		By("costing one List (the name is free), one POST, no GET or PUT, and two writes to the object: finalizer with marker, then status")
 		Expect(t.calls()).To(HaveKeyWithValue(postConfig, 1))
+		Expect(t.calls()).To(HaveKeyWithValue(listConfigs, BeNumerically("<=", 2)), "one List before the POST; a periodic resync may have added one")
 		Expect(t.calls()).NotTo(HaveKey(getConfig))
 		Expect(t.calls()).NotTo(HaveKey(putConfig))
 		Expect(writesSeen.of(t.ns, "clientconfigurations")).To(Equal(2))
@@ -216,9 +218,16 @@ var _ = Describe("ClientConfiguration", func() {
 		ready := waitReason(ctx, obj, voicev1alpha1.ReasonCredentialsRejected)
 		Expect(ready.Message).NotTo(ContainSubstring("wrong-token"))
 		Expect(kstatusOf(obj)).To(Equal(status.InProgressStatus))
-		// The workqueue's backoff doubles from 5 ms: in three seconds that is
-		// about ten attempts, where a hot loop would make thousands.
-		Consistently(func() int { return t.calls()[postConfig] }).WithContext(ctx).WithTimeout(3 * time.Second).Should(BeNumerically("<", 15))
+		// Failed Lists back off from a second: in three seconds that is a
+		// few attempts, where a hot loop would make thousands.
+		total := func() int {
+			n := 0
+			for _, c := range t.calls() {
+				n += c
+			}
+			return n
+		}
+		Consistently(total).WithContext(ctx).WithTimeout(3 * time.Second).Should(BeNumerically("<", 15))
 		Expect(t.remote()).To(BeEmpty())
 	})
 
@@ -237,12 +246,11 @@ var _ = Describe("ClientConfiguration", func() {
 		Expect(obj.Status.ID).To(BeEmpty())
 		Expect(obj.Annotations).NotTo(HaveKey(voicev1alpha1.AnnotationCreateIntent), "the marker must not vouch for their configuration")
 
-		By("leaving their configuration untouched, and not retrying")
+		By("leaving their configuration untouched: the name check found it, so not even a POST was tried")
 		Consistently(func(g Gomega) {
 			g.Expect(t.remote()).To(HaveLen(1))
 			g.Expect(t.remote()[0].CallNotificationURL).To(Equal("https://theirs.example.com/"))
-			g.Expect(t.calls()[postConfig]).To(Equal(1))
-			g.Expect(t.calls()[putConfig]).To(BeZero())
+			g.Expect(writes(t.calls())).To(BeZero())
 		}).WithContext(ctx).Should(Succeed())
 
 		By("adopting it once the adopt annotation is set")
@@ -267,25 +275,40 @@ var _ = Describe("ClientConfiguration", func() {
 		waitReady(ctx, obj)
 		Expect(t.remoteByName("lost")).To(HaveLen(1))
 		Expect(obj.Status.ID).To(Equal(t.remoteByName("lost")[0].ID))
-		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Adopted"))
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Recovered"))
 	})
 
-	It("adopts the configuration a crash left behind when its create-intent marker is there", func(ctx SpecContext) {
+	It("takes over the configuration a crash left behind when its create-intent marker proves it", func(ctx SpecContext) {
 		// The state a crash between the POST and the status write leaves: the
-		// marker on the object, the configuration in Twilio, no status.id.
-		id, err := sim.CreateOutOfBand(t.account, voicesim.Record{
-			UniqueName: "crashed", CallNotificationURL: "https://example.com/notify/crashed", CallNotificationMethod: "POST",
-		})
-		Expect(err).NotTo(HaveOccurred())
+		// marker (name found free, digest of what was sent) on the object,
+		// the configuration in Twilio, no status.id.
 		obj := t.clientConfiguration("crashed")
-		obj.Annotations = map[string]string{voicev1alpha1.AnnotationCreateIntent: fmt.Sprintf(
-			`{"account":%q,"uniqueName":"crashed","at":%q}`, t.account, time.Now().UTC().Format(time.RFC3339))}
+		obj.Annotations = map[string]string{voicev1alpha1.AnnotationCreateIntent: controllers.CreateIntentFor(t.account, inputOf(obj), time.Now())}
+		id, err := sim.CreateOutOfBand(t.account, recordOf(obj))
+		Expect(err).NotTo(HaveOccurred())
 		create(ctx, obj)
 
 		waitReady(ctx, obj)
 		Expect(obj.Status.ID).To(Equal(id))
 		Expect(t.remote()).To(HaveLen(1))
-		Expect(t.calls()[postConfig]).To(BeZero())
+		Expect(writes(t.calls())).To(BeZero(), "proven ours and equal to the spec: nothing to write")
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Recovered"))
+	})
+
+	It("trusts a marker of the first format for nothing: the configuration under its name is AlreadyExists", func(ctx SpecContext) {
+		// What the operator before ownership proofs wrote: account, name and
+		// a time. It names the name but proves neither that the name was
+		// free nor what was sent.
+		obj := t.clientConfiguration("legacy")
+		id, err := sim.CreateOutOfBand(t.account, recordOf(obj))
+		Expect(err).NotTo(HaveOccurred())
+		obj.Annotations = map[string]string{voicev1alpha1.AnnotationCreateIntent: fmt.Sprintf(
+			`{"account":%q,"uniqueName":"legacy","at":%q}`, t.account, time.Now().UTC().Format(time.RFC3339))}
+		create(ctx, obj)
+
+		ready := waitReason(ctx, obj, voicev1alpha1.ReasonAlreadyExists)
+		Expect(ready.Message).To(ContainSubstring(id))
+		Consistently(func() int { return writes(t.calls()) }).WithContext(ctx).Should(BeZero())
 	})
 
 	It("never writes to or deletes a configuration it only observes, and reports its drift", func(ctx SpecContext) {

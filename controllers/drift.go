@@ -52,6 +52,33 @@ func withUserinfo(raw string, userinfo *url.Userinfo) string {
 	return u.String()
 }
 
+// normalizeURL is the form in which two webhook URLs are compared: scheme
+// and host in lower case, the scheme's default port dropped, an empty path
+// as "/". An API that stores URLs canonicalised then never looks drifted.
+// Everything else (path, query, userinfo) is compared as it is.
+func normalizeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // an IPv6 literal
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	u.Host = host
+	if u.Path == "" && u.RawPath == "" {
+		u.Path = "/"
+	}
+	return u.String()
+}
+
 // redactURL hides the password of a URL, for status.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -73,7 +100,7 @@ func drift(want voice.ConfigurationInput, remote *voice.Configuration) []string 
 	if deref(remote.Description) != deref(want.Description) {
 		fields = append(fields, "description")
 	}
-	if remote.CallNotification.URL != want.CallNotification.URL {
+	if normalizeURL(remote.CallNotification.URL) != normalizeURL(want.CallNotification.URL) {
 		fields = append(fields, "callNotification.url")
 	}
 	if !strings.EqualFold(remote.CallNotification.Method, want.CallNotification.Method) {

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voice"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
@@ -246,6 +247,27 @@ func kstatusOf(obj client.Object) status.Status {
 	res, err := status.Compute(un)
 	Expect(err).NotTo(HaveOccurred())
 	return res.Status
+}
+
+// inputOf is what the controller sends for obj (no webhook credentials).
+func inputOf(obj *voicev1alpha1.ClientConfiguration) voice.ConfigurationInput {
+	var description *string
+	if obj.Spec.Description != "" {
+		description = &obj.Spec.Description
+	}
+	method := string(obj.Spec.CallNotification.Method)
+	if method == "" {
+		method = "POST"
+	}
+	return voice.ConfigurationInput{UniqueName: obj.Spec.UniqueName, Description: description,
+		CallNotification: voice.CallNotification{URL: obj.Spec.CallNotification.URL, Method: method}}
+}
+
+// recordOf is obj's spec as the simulator would store it.
+func recordOf(obj *voicev1alpha1.ClientConfiguration) voicesim.Record {
+	in := inputOf(obj)
+	return voicesim.Record{UniqueName: in.UniqueName, Description: in.Description,
+		CallNotificationURL: in.CallNotification.URL, CallNotificationMethod: in.CallNotification.Method}
 }
 
 func randomHex(n int) string {

@@ -78,6 +78,10 @@ func remoteError(doing string, err error) error {
 		return stalled(voicev1alpha1.ReasonAlreadyExists, err)
 	case voice.ClassUnauthorized:
 		return transient(voicev1alpha1.ReasonCredentialsRejected, err)
+	case voice.ClassAccountMismatch:
+		return stalled(voicev1alpha1.ReasonAccountMismatch, fmt.Errorf(
+			"%w; the credentials belong to another account than the Secret's %s says: fix the Secret so that both are of the same account",
+			err, voicev1alpha1.SecretKeyAccountSID))
 	case voice.ClassThrottled:
 		after := voice.RetryAfterOf(err)
 		if after <= 0 {

@@ -11,23 +11,28 @@ import (
 // account. internal/voice implements it; tests use that implementation
 // against the simulator, so the HTTP layer is exercised by every spec.
 type VoiceAPI interface {
-	// AccountSID is the account every call acts on.
+	// AccountSID is the account every call acts on, as the credentials
+	// claim it. Every configuration an answer holds is checked against it
+	// (a voice.ClassAccountMismatch error otherwise).
 	AccountSID() string
+	// Identity names the account and the credential (never the secret);
+	// what one credential can see is cached under it.
+	Identity() string
 	// Create POSTs a new configuration. Not idempotent: when it fails with an
 	// ambiguous error (voice.IsAmbiguous) it may have been applied, and the
-	// caller must look the name up before concluding anything.
+	// caller must look the name up before concluding anything. When the
+	// answer is for another account (voice.ClassAccountMismatch) it returns
+	// the configuration it made there as well, for the caller to delete.
 	Create(ctx context.Context, in voice.ConfigurationInput) (*voice.Configuration, error)
-	// Get reads one configuration by id (or unique name). Read-only.
-	Get(ctx context.Context, idOrUniqueName string) (*voice.Configuration, error)
+	// Get reads one configuration by id. Read-only.
+	Get(ctx context.Context, id string) (*voice.Configuration, error)
 	// Update replaces every field of a configuration (full PUT). Idempotent.
 	Update(ctx context.Context, id string, in voice.ConfigurationInput) (*voice.Configuration, error)
 	// Delete removes a configuration; a NotFound error means it was already
 	// gone. Idempotent.
 	Delete(ctx context.Context, id string) error
-	// FindByUniqueName finds the configuration with exactly this unique name,
-	// or returns a NotFound error. Read-only.
-	FindByUniqueName(ctx context.Context, name string) (*voice.Configuration, error)
-	// List walks every configuration of the account, page by page. Read-only.
+	// List walks every configuration of the account, page by page; the
+	// reference offers no other way to find one by unique name. Read-only.
 	List(ctx context.Context, pageSize int) iter.Seq2[*voice.Configuration, error]
 	// GetDefault reads the account's default configuration, or returns a
 	// NotFound error when none is set. Read-only.

@@ -119,12 +119,18 @@ const (
 	// ReasonInvalidSpec: Twilio refused the spec (400/422). Fix the spec.
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonAlreadyExists: the unique name is taken by a configuration this
-	// object did not create. Rename, or set the adopt annotation to take it over.
+	// object cannot prove it created. It is never written to or deleted.
+	// Rename, or set the adopt annotation to take it over.
 	ReasonAlreadyExists = "AlreadyExists"
 	// ReasonAccountChanged: the Secret now names another account than the one
 	// holding the remote configuration. Restore the Secret, or delete the
 	// object with deletionPolicy Orphan and create it anew.
 	ReasonAccountChanged = "AccountChanged"
+	// ReasonAccountMismatch: Twilio answered for another account than the
+	// Secret's TWILIO_ACCOUNT_SID: the API key (or token) belongs to another
+	// account. Nothing is written; fix the Secret so its SID and key belong
+	// to the same account.
+	ReasonAccountMismatch = "AccountMismatch"
 	// ReasonThrottled: Twilio answered 429. Retried after Retry-After.
 	ReasonThrottled = "Throttled"
 	// ReasonRemoteUnavailable: Twilio could not be reached or answered 5xx, or
@@ -133,6 +139,10 @@ const (
 	// ReasonDeletionFailed: the remote delete was refused for a reason that
 	// retrying will not fix. The finalizer stays; see the message.
 	ReasonDeletionFailed = "DeletionFailed"
+	// ReasonIsDefault: Twilio refuses to delete the configuration because it
+	// is the account's default. Retried; delete the AccountDefault that set
+	// it (which unsets it), or unset the default by hand.
+	ReasonIsDefault = "IsDefault"
 	// ReasonDrifted: the remote configuration differs from the spec (reported,
 	// not corrected, under managementPolicy ObserveOnly).
 	ReasonDrifted = "Drifted"
@@ -146,7 +156,10 @@ const (
 	// ReasonConfigurationNotReady: the referenced ClientConfiguration is not
 	// Ready yet, or lives in another account. Wait, or fix that object.
 	ReasonConfigurationNotReady = "ConfigurationNotReady"
-	// ReasonConflict: another AccountDefault, older than this one, already
-	// manages the default of the same account. Delete one of them.
+	// ReasonConflict: another object, older than this one, already manages
+	// the same thing: the default of the account (AccountDefault), or the
+	// remote configuration this object would adopt (ClientConfiguration).
+	// Nothing is written. Delete one of the two objects, or point this one
+	// elsewhere.
 	ReasonConflict = "Conflict"
 )

@@ -1,0 +1,493 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voice"
+)
+
+// ObserveMode is how the remote configuration of an object with a known id
+// is read.
+type ObserveMode string
+
+const (
+	// ObserveList reads every configuration of an account with one paged
+	// List per resync period, shared by all its objects, and enqueues only
+	// the objects whose remote side changed: ceil(N / pageSize) reads per
+	// account per period instead of N.
+	ObserveList ObserveMode = "list"
+	// ObserveGet reads each object's configuration with one GET per resync
+	// period.
+	ObserveGet ObserveMode = "get"
+)
+
+// nameCheckMaxAge bounds how old the List may be that shows a unique name
+// free before a create. Creates that arrive together share one List; a
+// configuration made by someone else in the window, with exactly the
+// content we send, is the only thing the check cannot see (see ownership.go).
+const nameCheckMaxAge = 5 * time.Second
+
+// listBackoff is the wait after a failed List before another is tried;
+// doubled per failure, up to the resync period.
+const listBackoff = time.Second
+
+// remoteView is what the operator knows of the remote side: per identity
+// (account and credential), the last List of its configurations and the
+// controller's own writes since, which objects own which configuration,
+// and which unique names are being created.
+//
+// A snapshot may be older than the remote side, so it is trusted only in
+// the safe direction: a configuration it holds is compared and corrected
+// (a full PUT is idempotent), but an id missing from it is confirmed with a
+// GET before anything is concluded, and a unique name it shows free is
+// trusted only if the List started at most nameCheckMaxAge ago.
+type remoteView struct {
+	objects  client.Reader
+	mode     ObserveMode
+	period   time.Duration
+	pageSize int
+	events   chan event.GenericEvent
+
+	mu       sync.Mutex
+	accounts map[string]*accountView // by VoiceAPI.Identity
+}
+
+func newRemoteView(objects client.Reader, mode ObserveMode, period time.Duration, pageSize int) *remoteView {
+	return &remoteView{
+		objects:  objects,
+		mode:     mode,
+		period:   period,
+		pageSize: pageSize,
+		events:   make(chan event.GenericEvent, 1024),
+		accounts: map[string]*accountView{},
+	}
+}
+
+// accountView is the view through one identity.
+type accountView struct {
+	mu  sync.Mutex
+	api VoiceAPI // the client the last reconcile of this identity used
+
+	items  map[string]voice.Configuration // by id
+	byName map[string]string              // unique name → id
+	listed time.Time                      // when the last complete List started; zero before the first
+	// listing is non-nil while a List runs, and closed when it ends.
+	listing chan struct{}
+	// failures counts the Lists that failed in a row; retryAt is when the
+	// next may be tried, lastErr why the last one failed.
+	failures int
+	retryAt  time.Time
+	lastErr  error
+
+	written map[string]time.Time // id → when we last created, updated or deleted it
+	gone    map[string]bool      // ids we deleted since, kept out of a List that still shows them
+
+	// good is, per object, the remote configuration it owns and the state
+	// a reconcile last found or made equal to that object's own spec. A
+	// resync compares the List with it, not with the spec, so it never
+	// needs the webhook password a spec's Secret holds; and since it is
+	// per object, one object's write never silences another's drift check.
+	good map[types.UID]ownedConfig
+	// owners is, per configuration id, the object that owns it in this
+	// process; pending, per unique name, the object creating it.
+	owners  map[string]owner
+	pending map[string]types.UID
+}
+
+// owner is the object that owns a configuration.
+type owner struct {
+	uid types.UID
+	key types.NamespacedName
+}
+
+// ownedConfig is an object's configuration as it was last found right.
+type ownedConfig struct {
+	key  types.NamespacedName
+	id   string
+	seen remoteKey
+}
+
+// remoteKey is the part of a configuration the operator owns, comparable.
+type remoteKey struct {
+	uniqueName, description, url, method string
+	nullDescription                      bool
+}
+
+func keyOf(cfg *voice.Configuration) remoteKey {
+	return remoteKey{uniqueName: cfg.UniqueName, description: deref(cfg.Description), nullDescription: cfg.Description == nil,
+		url: cfg.CallNotification.URL, method: cfg.CallNotification.Method}
+}
+
+// view returns the identity's view, creating it on first use, and
+// remembers api as the client to list it with.
+func (r *remoteView) view(api VoiceAPI) *accountView {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.accounts[api.Identity()]
+	if v == nil {
+		v = &accountView{items: map[string]voice.Configuration{}, byName: map[string]string{},
+			written: map[string]time.Time{}, gone: map[string]bool{}, good: map[types.UID]ownedConfig{},
+			owners: map[string]owner{}, pending: map[string]types.UID{}}
+		r.accounts[api.Identity()] = v
+	}
+	v.mu.Lock()
+	v.api = api
+	v.mu.Unlock()
+	return v
+}
+
+// get returns the remote configuration with this id, or a NotFound error;
+// it never writes. fresh skips the snapshot (a person asked for a resync).
+func (r *remoteView) get(ctx context.Context, api VoiceAPI, id string, fresh bool) (*voice.Configuration, error) {
+	if r.mode == ObserveGet || fresh {
+		return api.Get(ctx, id)
+	}
+	v := r.view(api)
+	if err := r.listedSince(ctx, v, time.Now().Add(-2*r.period), false); err != nil {
+		// Without a usable snapshot the authoritative read still answers:
+		// a failing List never holds reconciles up.
+		ctrl.LoggerFrom(ctx).V(1).Info("Read one configuration instead of the list", "reason", err.Error())
+		return api.Get(ctx, id)
+	}
+	v.mu.Lock()
+	cfg, ok := v.items[id]
+	v.mu.Unlock()
+	if ok {
+		return &cfg, nil
+	}
+	// Missing from the snapshot: confirm with the authoritative read, so a
+	// snapshot older than a create can never cause a second one.
+	return api.Get(ctx, id)
+}
+
+// errNameCheck wraps every failure to tell whether a unique name is free.
+var errNameCheck = errors.New("cannot tell whether the unique name is free")
+
+// holderOf returns the configuration that has this unique name (nil when
+// none does), as shown by a List that started at or after since, and when
+// that List started. It waits for a List in flight; while Lists of this
+// identity are failing it fails at once, asking to be retried when the
+// next List may be tried rather than holding a worker.
+func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, since time.Time) (*voice.Configuration, time.Time, error) {
+	v := r.view(api)
+	if err := r.listedSince(ctx, v, since, true); err != nil {
+		step := asStep(err)
+		wrapped := &stepError{reason: step.reason, class: step.class, after: step.after, err: fmt.Errorf("%w: %w", errNameCheck, err)}
+		if step.class != classStalled {
+			v.mu.Lock()
+			wrapped.class, wrapped.after = classWaiting, max(time.Until(v.retryAt), 100*time.Millisecond)
+			v.mu.Unlock()
+		}
+		return nil, time.Time{}, wrapped
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if id, ok := v.byName[name]; ok {
+		cfg := v.items[id]
+		return &cfg, v.listed, nil
+	}
+	return nil, v.listed, nil
+}
+
+// listedSince makes sure v holds a List that started at or after since:
+// it uses the one it has, waits for one in flight, or runs one itself.
+// While Lists of this identity are failing it never waits for the next
+// try: it returns the last failure at once, so a reader can fall back to a
+// GET by id. patient says whether a List in flight is waited for even then
+// (a name check has no fallback; a read by id does).
+func (r *remoteView) listedSince(ctx context.Context, v *accountView, since time.Time, patient bool) error {
+	for {
+		v.mu.Lock()
+		switch {
+		case !v.listed.IsZero() && !v.listed.Before(since):
+			v.mu.Unlock()
+			return nil
+		case v.listing != nil && (patient || v.failures == 0):
+			done := v.listing
+			v.mu.Unlock()
+			select {
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		case v.listing != nil, time.Now().Before(v.retryAt):
+			err := v.lastErr
+			v.mu.Unlock()
+			if err == nil {
+				err = errors.New("a List is in flight")
+			}
+			return err
+		}
+		v.listing = make(chan struct{})
+		v.mu.Unlock()
+		if err := r.list(ctx, v); err != nil {
+			return err
+		}
+	}
+}
+
+// list reads every configuration of the identity into its view. Exactly one
+// runs at a time per view: the caller has set v.listing.
+func (r *remoteView) list(ctx context.Context, v *accountView) error {
+	v.mu.Lock()
+	api := v.api
+	v.mu.Unlock()
+
+	started := time.Now()
+	items := map[string]voice.Configuration{}
+	var err error
+	for cfg, lerr := range api.List(ctx, r.pageSize) {
+		if lerr != nil {
+			err = remoteError("listing remote configurations", lerr)
+			break
+		}
+		items[cfg.ID] = *cfg
+	}
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	close(v.listing)
+	v.listing = nil
+	if err != nil {
+		v.failures++
+		v.lastErr = err
+		v.retryAt = time.Now().Add(min(listBackoff<<min(v.failures-1, 10), max(r.period, listBackoff)))
+		return err
+	}
+	v.failures, v.lastErr, v.retryAt = 0, nil, time.Time{}
+	// Our writes made after the List started win over what it saw; older
+	// records are no longer needed.
+	for id, at := range v.written {
+		if at.Before(started) {
+			delete(v.written, id)
+			delete(v.gone, id)
+			continue
+		}
+		if v.gone[id] {
+			delete(items, id)
+		} else if mine, ok := v.items[id]; ok {
+			items[id] = mine
+		}
+	}
+	v.items, v.listed = items, started
+	v.byName = make(map[string]string, len(items))
+	for id, cfg := range items {
+		v.byName[cfg.UniqueName] = id
+	}
+	return nil
+}
+
+// wrote records a configuration a create or update returned.
+func (r *remoteView) wrote(api VoiceAPI, cfg *voice.Configuration) {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if old, ok := v.items[cfg.ID]; ok && v.byName[old.UniqueName] == cfg.ID {
+		delete(v.byName, old.UniqueName)
+	}
+	v.items[cfg.ID] = *cfg
+	v.byName[cfg.UniqueName] = cfg.ID
+	v.written[cfg.ID] = time.Now()
+	delete(v.gone, cfg.ID)
+}
+
+// deleted records that a configuration was deleted.
+func (r *remoteView) deleted(api VoiceAPI, id string) {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if old, ok := v.items[id]; ok && v.byName[old.UniqueName] == id {
+		delete(v.byName, old.UniqueName)
+	}
+	delete(v.items, id)
+	delete(v.owners, id)
+	v.written[id] = time.Now()
+	v.gone[id] = true
+}
+
+// verified records that obj's own reconcile found cfg as its spec wants it.
+func (r *remoteView) verified(api VoiceAPI, obj client.Object, cfg *voice.Configuration) {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.good[obj.GetUID()] = ownedConfig{key: client.ObjectKeyFromObject(obj), id: cfg.ID, seen: keyOf(cfg)}
+}
+
+// claim makes obj the owner of configuration id in this process, unless
+// another object already is; it returns that other object.
+func (r *remoteView) claim(api VoiceAPI, obj client.Object, id string) (other types.NamespacedName, ok bool) {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if o, taken := v.owners[id]; taken && o.uid != obj.GetUID() {
+		return o.key, false
+	}
+	v.owners[id] = owner{uid: obj.GetUID(), key: client.ObjectKeyFromObject(obj)}
+	return types.NamespacedName{}, true
+}
+
+// ownerOf returns the object that owns configuration id in this process.
+func (r *remoteView) ownerOf(api VoiceAPI, id string) (owner, bool) {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	o, ok := v.owners[id]
+	return o, ok
+}
+
+// reserve marks a unique name as being created by obj, unless another
+// object is creating it; release ends that.
+func (r *remoteView) reserve(api VoiceAPI, obj client.Object, name string) bool {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if other, taken := v.pending[name]; taken && other != obj.GetUID() {
+		return false
+	}
+	v.pending[name] = obj.GetUID()
+	return true
+}
+
+func (r *remoteView) release(api VoiceAPI, obj client.Object, name string) {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.pending[name] == obj.GetUID() {
+		delete(v.pending, name)
+	}
+}
+
+// forget drops what the view holds about obj: it is gone, or gave its
+// configuration up.
+func (r *remoteView) forget(obj client.Object) {
+	r.mu.Lock()
+	views := make([]*accountView, 0, len(r.accounts))
+	for _, v := range r.accounts {
+		views = append(views, v)
+	}
+	r.mu.Unlock()
+	for _, v := range views {
+		v.mu.Lock()
+		delete(v.good, obj.GetUID())
+		for id, o := range v.owners {
+			if o.uid == obj.GetUID() {
+				delete(v.owners, id)
+			}
+		}
+		v.mu.Unlock()
+	}
+}
+
+// source is the event source the controller watches for the objects a
+// resync found out of date.
+func (r *remoteView) source() source.Source {
+	return source.Channel(r.events, &handler.EnqueueRequestForObject{})
+}
+
+// Start relists every identity each period and enqueues the objects whose
+// remote side changed since their reconcile last found it right. It runs
+// only on the leader (the manager's default for a Runnable), and only with
+// ObserveList.
+func (r *remoteView) Start(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait.Jitter(r.period, 0.1)):
+		}
+		r.resync(ctx)
+	}
+}
+
+// resync is one period's work.
+func (r *remoteView) resync(ctx context.Context) {
+	log := ctrl.LoggerFrom(ctx).WithName("remote-view")
+	objs := &voicev1alpha1.ClientConfigurationList{}
+	// Read-only use of the cached objects: no deep copy of thousands of them
+	// every period.
+	if err := r.objects.List(ctx, objs, client.UnsafeDisableDeepCopy); err != nil {
+		log.Error(err, "Failed to list ClientConfigurations")
+		return
+	}
+	r.mu.Lock()
+	views := make(map[string]*accountView, len(r.accounts))
+	for identity, v := range r.accounts {
+		v.mu.Lock()
+		idle := len(v.good) == 0 && len(v.pending) == 0
+		v.mu.Unlock()
+		if idle {
+			delete(r.accounts, identity) // nothing of ours is watched through it any more
+			continue
+		}
+		views[identity] = v
+	}
+	r.mu.Unlock()
+
+	// watched maps each object to the view its reconcile last used; listed
+	// says whether that view's List just succeeded.
+	watched := map[types.UID]*accountView{}
+	listed := map[*accountView]bool{}
+	for identity, v := range views {
+		v.mu.Lock()
+		busy := v.listing != nil
+		if !busy {
+			v.listing = make(chan struct{})
+		}
+		for uid := range v.good {
+			watched[uid] = v
+		}
+		v.mu.Unlock()
+		if busy {
+			continue // a reconcile is listing it right now
+		}
+		if err := r.list(ctx, v); err != nil {
+			log.Info("Failed to list remote configurations; reconciles read by id meanwhile", "identity", identity, "error", err.Error())
+			continue
+		}
+		listed[v] = true
+	}
+	for i := range objs.Items {
+		obj := &objs.Items[i]
+		if obj.Status.ID == "" || !obj.DeletionTimestamp.IsZero() {
+			continue
+		}
+		v, known := watched[obj.UID]
+		if known && !listed[v] {
+			continue // its List failed: nothing new is known
+		}
+		if known && !v.outOfDate(obj) {
+			continue
+		}
+		select {
+		case r.events <- event.GenericEvent{Object: obj}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// outOfDate reports whether obj needs a reconcile: its remote configuration
+// is missing, or differs from what obj's own reconcile last found right.
+// Spec changes reach the controller through its watch, so they need no
+// comparison here.
+func (v *accountView) outOfDate(obj *voicev1alpha1.ClientConfiguration) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	good := v.good[obj.UID]
+	remote, ok := v.items[obj.Status.ID]
+	return !ok || good.id != obj.Status.ID || good.seen != keyOf(&remote)
+}

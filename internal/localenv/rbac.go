@@ -1,0 +1,97 @@
+// Package localenv starts what the operator needs on one machine, for the
+// tests, the demo and the benchmarks: a control plane (envtest's etcd and
+// kube-apiserver), the Voice API simulator, and the operator's own
+// identity, with exactly the permissions config/rbac grants it.
+package localenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// The operator's identity as config/rbac declares it, before the
+// kustomizations in config/default prefix the names and set the namespace:
+// the ServiceAccount controller-manager in the namespace "system".
+const (
+	OperatorNamespace      = "system"
+	OperatorServiceAccount = "controller-manager"
+	// OperatorUser is the user name the apiserver gives that
+	// ServiceAccount's tokens, and the name tests impersonate.
+	OperatorUser = "system:serviceaccount:" + OperatorNamespace + ":" + OperatorServiceAccount
+)
+
+// InstallRBAC creates the operator's ServiceAccount, roles and bindings
+// from the files of config/rbac under root, as they are (role.yaml is
+// generated from the controllers' markers). Objects that exist already are
+// left alone, so it may run more than once against one control plane.
+func InstallRBAC(ctx context.Context, c client.Client, root string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}
+	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", OperatorNamespace, err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "config", "rbac", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, file := range files {
+		if filepath.Base(file) == "kustomization.yaml" {
+			continue
+		}
+		objs, err := readObjects(file)
+		if err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			if err := c.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("creating %s %s from %s: %w", obj.GetKind(), obj.GetName(), file, err)
+			}
+		}
+	}
+	return nil
+}
+
+// AsOperator returns a copy of cfg that acts as the operator's
+// ServiceAccount: every request is authorised by config/rbac, never by
+// cfg's own (admin) rights, so a missing verb fails a test as it would
+// fail a user. The impersonating user needs the right to impersonate, which
+// envtest's admin has.
+func AsOperator(cfg *rest.Config) *rest.Config {
+	out := rest.CopyConfig(cfg)
+	out.Impersonate = rest.ImpersonationConfig{UserName: OperatorUser}
+	return out
+}
+
+// readObjects reads every object of a multi-document YAML file.
+func readObjects(path string) ([]*unstructured.Unstructured, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		if len(obj.Object) > 0 {
+			objs = append(objs, obj)
+		}
+	}
+}
