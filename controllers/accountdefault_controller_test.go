@@ -41,6 +41,12 @@ func adReason(ctx context.Context, obj *voicev1alpha1.AccountDefault, reason str
 	return ready
 }
 
+// waitADReady waits until the AccountDefault is Synced.
+func waitADReady(ctx context.Context, obj *voicev1alpha1.AccountDefault) {
+	GinkgoHelper()
+	adReason(ctx, obj, voicev1alpha1.ReasonSynced)
+}
+
 // givenDefaultSet creates a ClientConfiguration "web" and an AccountDefault
 // "default" that references it, and waits until the default is set.
 func (t tenant) givenDefaultSet(ctx context.Context) (*voicev1alpha1.ClientConfiguration, *voicev1alpha1.AccountDefault) {

@@ -517,30 +517,40 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 		return r.releaseFinalizer(ctx, obj)
 	}
 	err = api.Delete(ctx, id)
+	if cls := voice.ClassOf(err); cls == voice.ClassInvalid || cls == voice.ClassConflict {
+		err = r.deleteRefused(ctx, api, id, err)
+	}
 	switch {
 	case err == nil, voice.IsNotFound(err):
 		r.remote.deleted(api, id)
 		r.event(obj, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted remote configuration %s", id)
 		return r.releaseFinalizer(ctx, obj)
-	case voice.ClassOf(err) == voice.ClassInvalid || voice.ClassOf(err) == voice.ClassConflict:
-		return r.deleteRefused(ctx, api, id, err)
 	}
 	return remoteError("deleting remote configuration "+id, err)
 }
 
 // deleteRefused explains a refused delete. The API may refuse to delete
-// the account's default configuration (the reference does not say): then
-// it is retried, since unsetting the default (by deleting the AccountDefault
-// that set it, or by hand) lets it through.
-func (r *ClientConfigurationReconciler) deleteRefused(ctx context.Context, api VoiceAPI, id string, err error) error {
-	def, derr := api.GetDefault(ctx)
-	if derr == nil && def.ID == id {
+// the account's default configuration (the reference does not say): while
+// it is the default, the delete waits (IsDefault), since unsetting the
+// default (by deleting the AccountDefault that set it, or by hand) lets it
+// through; if it no longer is, the default was just unset, and the delete
+// is tried once more. It returns the outcome of that delete, or why it
+// cannot be deleted.
+func (r *ClientConfigurationReconciler) deleteRefused(ctx context.Context, api VoiceAPI, id string, refused error) error {
+	def, err := api.GetDefault(ctx)
+	switch {
+	case err == nil && def.ID == id:
 		return &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, after: 5 * time.Second, err: fmt.Errorf(
 			"remote configuration %s is the account's default, and Twilio refuses to delete it (%w); delete the AccountDefault that set it, or unset the default, and the delete goes through",
-			id, err)}
+			id, refused)}
+	case err != nil && !voice.IsNotFound(err):
+		return remoteError("reading the account's default after a refused delete", err)
+	}
+	if err := api.Delete(ctx, id); voice.ClassOf(err) != voice.ClassInvalid && voice.ClassOf(err) != voice.ClassConflict {
+		return err
 	}
 	return stalled(voicev1alpha1.ReasonDeletionFailed, fmt.Errorf(
-		"deleting remote configuration %s was refused; the finalizer stays until it is deleted, or set spec.deletionPolicy: Orphan: %w", id, err))
+		"deleting remote configuration %s was refused; the finalizer stays until it is deleted, or set spec.deletionPolicy: Orphan: %w", id, refused))
 }
 
 func (r *ClientConfigurationReconciler) releaseFinalizer(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {

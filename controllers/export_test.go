@@ -14,3 +14,10 @@ func CreateIntentFor(account string, want voice.ConfigurationInput, freeAt time.
 	raw, _ := json.Marshal(newIntent(account, want, freeAt, ""))
 	return string(raw)
 }
+
+// RecreateIntentFor is the marker of a create that replaces the vanished
+// configuration replaces.
+func RecreateIntentFor(account string, want voice.ConfigurationInput, freeAt time.Time, replaces string) string {
+	raw, _ := json.Marshal(newIntent(account, want, freeAt, replaces))
+	return string(raw)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -31,7 +32,15 @@ import (
 type remoteCalls struct {
 	mu    sync.Mutex
 	calls map[string]map[string]int // account → "METHOD route" → count
+	// hooks may answer a request of an account instead of the simulator,
+	// for behaviours no simulator option gives (a request that fails in a
+	// way chosen by the spec); each is asked in turn until one answers.
+	hooks map[string][]hook
 }
+
+// hook answers r itself and returns true, or returns false to pass it on.
+// next is the simulator, for hooks that let the request through first.
+type hook func(w http.ResponseWriter, r *http.Request, next http.Handler) bool
 
 var idPath = regexp.MustCompile(`^/v2/Configurations/Client/[^/]+$`)
 
@@ -51,8 +60,30 @@ func (c *remoteCalls) wrap(next http.Handler) http.Handler {
 			c.calls[account] = map[string]int{}
 		}
 		c.calls[account][r.Method+" "+route]++
+		hooks := c.hooks[account]
 		c.mu.Unlock()
+		for _, h := range hooks {
+			if h(w, r, next) {
+				return
+			}
+		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// intercept adds a hook for one account's requests, removed when the spec
+// ends.
+func (c *remoteCalls) intercept(account string, h hook) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hooks == nil {
+		c.hooks = map[string][]hook{}
+	}
+	c.hooks[account] = append(c.hooks[account], h)
+	DeferCleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.hooks, account)
 	})
 }
 
@@ -140,6 +171,23 @@ func newTenant(ctx context.Context, withSecret bool) tenant {
 		t.createSecret(ctx, secretName, t.account, t.token)
 	}
 	return t
+}
+
+// sibling is another namespace with a credentials Secret for the same
+// account and token: a second team sharing one Twilio account.
+func (t tenant) sibling(ctx context.Context) tenant {
+	other := tenant{ns: newNamespace(ctx), account: t.account, token: t.token}
+	other.createSecret(ctx, secretName, t.account, t.token)
+	return other
+}
+
+// createKeySecret creates a credentials Secret that claims account and
+// authenticates with an API key.
+func (t tenant) createKeySecret(ctx context.Context, name, account, key, secret string) {
+	Expect(k8sClient.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: t.ns, Name: name},
+		StringData: map[string]string{voicev1alpha1.SecretKeyAccountSID: account, voicev1alpha1.SecretKeyAPIKey: key, voicev1alpha1.SecretKeyAPISecret: secret},
+	})).To(Succeed())
 }
 
 func (t tenant) createSecret(ctx context.Context, name, account, token string) {
@@ -269,6 +317,16 @@ func recordOf(obj *voicev1alpha1.ClientConfiguration) voicesim.Record {
 	return voicesim.Record{UniqueName: in.UniqueName, Description: in.Description,
 		CallNotificationURL: in.CallNotification.URL, CallNotificationMethod: in.CallNotification.Method}
 }
+
+// simShapeOptions is the simulator's shape in this run.
+func simShapeOptions() voicesim.Options {
+	opts, err := voicesim.Shape(simShape)
+	Expect(err).NotTo(HaveOccurred())
+	return opts
+}
+
+// httptestRecorder swallows an answer a hook does not pass on.
+func httptestRecorder() http.ResponseWriter { return httptest.NewRecorder() }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

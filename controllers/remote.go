@@ -186,7 +186,7 @@ func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, si
 	if err := r.listedSince(ctx, v, since, true); err != nil {
 		step := asStep(err)
 		wrapped := &stepError{reason: step.reason, class: step.class, after: step.after, err: fmt.Errorf("%w: %w", errNameCheck, err)}
-		if step.class != classStalled {
+		if step.class == classTransient || step.class == classThrottled {
 			v.mu.Lock()
 			wrapped.class, wrapped.after = classWaiting, max(time.Until(v.retryAt), 100*time.Millisecond)
 			v.mu.Unlock()
@@ -209,6 +209,11 @@ func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, si
 // GET by id. patient says whether a List in flight is waited for even then
 // (a name check has no fallback; a read by id does).
 func (r *remoteView) listedSince(ctx context.Context, v *accountView, since time.Time, patient bool) error {
+	if wait := time.Until(since); wait > 0 {
+		// A List that must start later than now: come back then.
+		return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, after: wait,
+			err: fmt.Errorf("waiting %s for a List that starts after the last create attempt", wait.Round(time.Millisecond))}
+	}
 	for {
 		v.mu.Lock()
 		switch {
@@ -441,7 +446,7 @@ func (r *remoteView) resync(ctx context.Context) {
 	// says whether that view's List just succeeded.
 	watched := map[types.UID]*accountView{}
 	listed := map[*accountView]bool{}
-	for identity, v := range views {
+	for _, v := range views {
 		v.mu.Lock()
 		busy := v.listing != nil
 		if !busy {
@@ -455,7 +460,7 @@ func (r *remoteView) resync(ctx context.Context) {
 			continue // a reconcile is listing it right now
 		}
 		if err := r.list(ctx, v); err != nil {
-			log.Info("Failed to list remote configurations; reconciles read by id meanwhile", "identity", identity, "error", err.Error())
+			log.Info("Failed to list remote configurations; reconciles read by id meanwhile", "account", v.account(), "error", err.Error())
 			continue
 		}
 		listed[v] = true
@@ -478,6 +483,13 @@ func (r *remoteView) resync(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// account is the account the view's credentials claim, for logs.
+func (v *accountView) account() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.api.AccountSID()
 }
 
 // outOfDate reports whether obj needs a reconcile: its remote configuration

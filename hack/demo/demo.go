@@ -111,7 +111,7 @@ func (d *demo) startOperator(context.Context) error {
 	}
 	d.operator, err = localenv.StartOperator(localenv.OperatorOptions{
 		Binary:       d.bins.Operator,
-		Kubeconfig:   d.cp.Kubeconfig,
+		Kubeconfig:   d.cp.OperatorKubeconfig,
 		VoiceAPIURL:  d.sim.URL,
 		ResyncPeriod: d.options.resync,
 		Log:          d.operatorLog,

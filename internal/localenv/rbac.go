@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -94,4 +95,18 @@ func readObjects(path string) ([]*unstructured.Unstructured, error) {
 			objs = append(objs, obj)
 		}
 	}
+}
+
+// OperatorKubeconfig turns an admin kubeconfig into one whose every user
+// impersonates the operator's ServiceAccount, for an operator started as a
+// process: it then runs with config/rbac's permissions only.
+func OperatorKubeconfig(admin []byte) ([]byte, error) {
+	cfg, err := clientcmd.Load(admin)
+	if err != nil {
+		return nil, fmt.Errorf("reading the admin kubeconfig: %w", err)
+	}
+	for _, user := range cfg.AuthInfos {
+		user.Impersonate = OperatorUser
+	}
+	return clientcmd.Write(*cfg)
 }

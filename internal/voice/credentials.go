@@ -1,6 +1,8 @@
 package voice
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,12 +57,15 @@ type Credentials struct {
 }
 
 // Identity names the account the credentials claim and the credential
-// itself (the auth token's account, or the API key), never the secret:
-// "AC.../SK..." or "AC.../AC...". Rate limiters and caches are kept per
-// identity, so one namespace's revoked key or a Secret claiming another's
-// account never affects anybody else.
+// itself: "AC.../SK.../<digest>", where the digest is of the secret, so two
+// Secrets with different tokens for one account are two identities. Rate
+// limiters and caches are kept per identity, so one namespace's revoked
+// key, a wrong token, or a Secret claiming another's account never affects
+// anybody else. It is a map key: the digest of a secret has no business in
+// a log line.
 func (c Credentials) Identity() string {
-	return c.AccountSID + "/" + c.Username
+	sum := sha256.Sum256([]byte(c.Password))
+	return c.AccountSID + "/" + c.Username + "/" + hex.EncodeToString(sum[:8])
 }
 
 // CredentialsFromSecretData reads credentials from a Secret's data:

@@ -48,8 +48,9 @@ type Options struct {
 	// do, so what a client reads back can differ in form from what it sent.
 	NormalizeURLs bool
 	// EchoURLInErrors quotes the webhook URL of the request, credentials
-	// and all, in the message of a 400 about it, as careless APIs do; for
-	// tests that prove a client scrubs such messages.
+	// and all, in the message of an error about a create or PUT (an invalid
+	// URL, a taken unique name), as careless APIs do; for tests that prove a
+	// client scrubs such messages.
 	EchoURLInErrors bool
 }
 

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,7 +46,7 @@ const (
 // Configurations API and the /_sim/ admin surface. Create it with New; all
 // methods are safe for concurrent use.
 type Server struct {
-	opts Options
+	opts atomic.Pointer[Options]
 
 	mu       sync.Mutex
 	accounts map[string]*account
@@ -77,16 +78,26 @@ type apiKey struct {
 // in the shape opts describe (Options{} is the reference's exact shape).
 func New(opts Options) *Server {
 	s := &Server{
-		opts:        opts.withDefaults(),
 		accounts:    map[string]*account{},
 		keys:        map[string]apiKey{},
 		calls:       map[string]int{},
 		faultCounts: map[string]int{},
 		now:         func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 	}
+	s.SetOptions(opts)
 	s.SetFaults(Faults{})
 	return s
 }
+
+// SetOptions changes the shape the simulator answers in; it is safe to call
+// while requests are in flight.
+func (s *Server) SetOptions(opts Options) {
+	o := opts.withDefaults()
+	s.opts.Store(&o)
+}
+
+// Options returns the shape the simulator answers in.
+func (s *Server) Options() Options { return *s.opts.Load() }
 
 // AddAccount registers an account that authenticates with its SID and auth
 // token. Calling it again for the same SID replaces the token (a rotation)
@@ -374,11 +385,11 @@ func (s *Server) toWire(r *http.Request, rec Record) wireConfiguration {
 		UniqueName:  rec.UniqueName,
 		ID:          rec.ID,
 	}
-	if s.opts.Dates {
+	if s.Options().Dates {
 		w.DateCreated = rec.DateCreated.UTC().Format(timeLayout)
 		w.DateUpdated = rec.DateUpdated.UTC().Format(timeLayout)
 	}
-	if s.opts.SelfURL {
+	if s.Options().SelfURL {
 		scheme := "http"
 		if r.TLS != nil {
 			scheme = "https"
@@ -451,7 +462,7 @@ func (s *Server) decodeInput(body []byte) (Record, *response) {
 	// takes HTTP basic auth for webhooks, so they are accepted and stored.
 	// EchoURLInErrors quotes the URL as it came, credentials and all.
 	quoted := ""
-	if s.opts.EchoURLInErrors {
+	if s.Options().EchoURLInErrors {
 		quoted = fmt.Sprintf(" (got %q)", *cn.URL)
 	}
 	u, err := url.Parse(*cn.URL)
@@ -462,7 +473,7 @@ func (s *Server) decodeInput(body []byte) (Record, *response) {
 		return bad(13806, "configuration.callnotification.url host must not contain underscores"+quoted)
 	}
 	stored := *cn.URL
-	if s.opts.NormalizeURLs {
+	if s.Options().NormalizeURLs {
 		stored = normalizeURL(stored)
 	}
 	// An omitted method is POST, the webhook default Twilio uses elsewhere.
@@ -500,7 +511,7 @@ func (s *Server) create(a *account, r *http.Request, body []byte) response {
 	rec.ID, rec.AccountSID, rec.DateCreated, rec.DateUpdated = newID(), a.sid, now, now
 	st, err := a.insert(rec)
 	if err != nil {
-		return s.duplicate()
+		return s.duplicate(rec)
 	}
 	return jsonResponse(http.StatusCreated, s.toWire(r, st.Record))
 }
@@ -530,7 +541,7 @@ func (s *Server) put(a *account, r *http.Request, key string, body []byte) respo
 	}
 	rec.DateUpdated = s.now()
 	if err := a.replace(st, rec); err != nil {
-		return s.duplicate()
+		return s.duplicate(rec)
 	}
 	return jsonResponse(http.StatusOK, s.toWire(r, st.Record))
 }
@@ -542,7 +553,7 @@ func (s *Server) delete(a *account, key string) response {
 	if st == nil {
 		return notFound(RouteCollection + "/" + url.PathEscape(key))
 	}
-	if a.def == st.ID && s.opts.DeleteDefault == DeleteDefaultRefused {
+	if a.def == st.ID && s.Options().DeleteDefault == DeleteDefaultRefused {
 		return apiError(http.StatusBadRequest, 20001, "The configuration is the account's default client configuration; unset the default before deleting it")
 	}
 	a.remove(st)
@@ -552,18 +563,23 @@ func (s *Server) delete(a *account, key string) response {
 // lookup finds the configuration a path segment names: by id, and by unique
 // name only with NameInPath.
 func (s *Server) lookup(a *account, key string) *stored {
-	if st := a.byID[key]; st != nil || !s.opts.NameInPath {
+	if st := a.byID[key]; st != nil || !s.Options().NameInPath {
 		return st
 	}
 	return a.byName[key]
 }
 
-// duplicate is the answer to a unique name already in use.
-func (s *Server) duplicate() response {
-	if s.opts.DuplicateStatus == http.StatusConflict {
-		return apiError(http.StatusConflict, 20409, "A configuration with this unique_name already exists")
+// duplicate is the answer to a create or PUT of rec onto a unique name
+// already in use.
+func (s *Server) duplicate(rec Record) response {
+	echo := ""
+	if s.Options().EchoURLInErrors {
+		echo = fmt.Sprintf(" (request url %q)", rec.CallNotificationURL)
 	}
-	return apiError(http.StatusBadRequest, 20001, "unique_name must be unique within the account")
+	if s.Options().DuplicateStatus == http.StatusConflict {
+		return apiError(http.StatusConflict, 20409, "A configuration with this unique_name already exists"+echo)
+	}
+	return apiError(http.StatusBadRequest, 20001, "unique_name must be unique within the account"+echo)
 }
 
 // wirePage is the list answer: the reference's content + meta shape.
@@ -593,16 +609,16 @@ func queryParam(q url.Values, names ...string) string {
 
 func (s *Server) list(a *account, r *http.Request) response {
 	q := r.URL.Query()
-	size := min(defaultPageSize, s.opts.MaxPageSize)
+	size := min(defaultPageSize, s.Options().MaxPageSize)
 	if v := queryParam(q, "pageSize", "PageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			return apiError(http.StatusBadRequest, 20001, "pageSize must be a positive integer")
 		}
-		if n > s.opts.MaxPageSize && !s.opts.ClampPageSize {
-			return apiError(http.StatusBadRequest, 20001, fmt.Sprintf("pageSize must be at most %d", s.opts.MaxPageSize))
+		if n > s.Options().MaxPageSize && !s.Options().ClampPageSize {
+			return apiError(http.StatusBadRequest, 20001, fmt.Sprintf("pageSize must be at most %d", s.Options().MaxPageSize))
 		}
-		size = min(n, s.opts.MaxPageSize)
+		size = min(n, s.Options().MaxPageSize)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -631,7 +647,7 @@ func (s *Server) getDefault(a *account, r *http.Request) response {
 	defer s.mu.Unlock()
 	st := a.byID[a.def]
 	if a.def == "" || st == nil {
-		switch s.opts.NoDefault {
+		switch s.Options().NoDefault {
 		case NoDefaultEmpty:
 			return response{status: http.StatusOK, body: []byte{}}
 		case NoDefaultNull:

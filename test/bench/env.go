@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
@@ -34,7 +35,9 @@ type Env struct {
 	Root string
 	// Operator is the path of the built operator binary.
 	Operator string
-	// Kubeconfig is a kubeconfig file for the control plane's admin user.
+	// Kubeconfig is a kubeconfig file that acts as the operator's
+	// ServiceAccount, with the roles of config/rbac: operators started here
+	// run with it, never as cluster admins, so a missing permission fails.
 	Kubeconfig string
 	// Client talks to the control plane without a cache.
 	Client client.WithWatch
@@ -87,32 +90,46 @@ func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest: %w", err)
 	}
-	if err := e.writeKubeconfig(); err != nil {
-		e.Stop()
-		return nil, err
-	}
 	benchCfg := rest.CopyConfig(cfg)
 	benchCfg.QPS, benchCfg.Burst = 2000, 4000
 	if e.Client, err = client.NewWithWatch(benchCfg, client.Options{Scheme: Scheme}); err != nil {
 		e.Stop()
 		return nil, err
 	}
+	if err := e.writeKubeconfig(ctx); err != nil {
+		e.Stop()
+		return nil, err
+	}
 
-	e.Sim = voicesim.New()
+	shape, err := voicesim.Shape(os.Getenv("VOICE_SIM_SHAPE"))
+	if err != nil {
+		e.Stop()
+		return nil, err
+	}
+	logf("simulator shape %+v", shape)
+	e.Sim = voicesim.New(shape)
 	e.server = httptest.NewServer(e.Sim)
 	e.SimURL = e.server.URL
 	return e, nil
 }
 
-// writeKubeconfig writes a kubeconfig for a cluster admin, for the operator.
-func (e *Env) writeKubeconfig() error {
+// writeKubeconfig installs config/rbac and writes a kubeconfig that
+// impersonates the operator's ServiceAccount, for the operator.
+func (e *Env) writeKubeconfig(ctx context.Context) error {
+	if err := localenv.InstallRBAC(ctx, e.Client, e.Root); err != nil {
+		return err
+	}
 	user, err := e.testEnv.ControlPlane.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return fmt.Errorf("adding a user: %w", err)
 	}
-	data, err := user.KubeConfig()
+	admin, err := user.KubeConfig()
 	if err != nil {
 		return fmt.Errorf("writing a kubeconfig: %w", err)
+	}
+	data, err := localenv.OperatorKubeconfig(admin)
+	if err != nil {
+		return err
 	}
 	e.Kubeconfig = filepath.Join(e.dir, "kubeconfig")
 	return os.WriteFile(e.Kubeconfig, data, 0o600)

@@ -147,7 +147,9 @@ func (e *Env) Run(ctx context.Context, cfg Config, logf func(string, ...any)) (*
 			return nil, fmt.Errorf("%s phase: %w", p.name, err)
 		}
 		// Let trailing writes (status after the last Ready, Events) land.
-		time.Sleep(500 * time.Millisecond)
+		if err := op.settle(ctx); err != nil {
+			return nil, fmt.Errorf("%s phase: %w", p.name, err)
+		}
 		after, err := op.kubeWrites()
 		if err != nil {
 			return nil, err
@@ -476,6 +478,43 @@ func (op *Operator) peakHeap() uint64 {
 	op.mu.Lock()
 	defer op.mu.Unlock()
 	return op.heapPeak
+}
+
+// settle waits until the operator is idle: no object queued or being
+// reconciled by either controller, and no apiserver write since the last
+// look, twice in a row (controller-runtime's workqueue_depth and
+// controller_runtime_active_workers, and the operator's own write count).
+func (op *Operator) settle(ctx context.Context) error {
+	var last writes
+	calm := 0
+	for calm < 2 {
+		m, err := op.scrape()
+		if err != nil {
+			return err
+		}
+		busy := 0.0
+		for key, v := range m {
+			if strings.HasPrefix(key, "workqueue_depth{") || strings.HasPrefix(key, "controller_runtime_active_workers{") {
+				busy += v
+			}
+		}
+		now, err := op.kubeWrites()
+		if err != nil {
+			return err
+		}
+		if busy == 0 && now == last {
+			calm++
+		} else {
+			calm = 0
+		}
+		last = now
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the operator to settle: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // writes is the operator's apiserver writes so far.

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 	"github.com/twilio-operator/voice-operator/test/bench"
 )
@@ -189,7 +190,7 @@ func TestLeaderFailoverDuringAStorm(t *testing.T) {
 	leaderAPI, standbyAPI := httptest.NewServer(leaderWrites.wrap(env.Sim)), httptest.NewServer(standbyWrites.wrap(env.Sim))
 	defer leaderAPI.Close()
 	defer standbyAPI.Close()
-	electing := []string{"--leader-elect", "--leader-election-namespace", "default",
+	electing := []string{"--leader-elect", "--leader-election-namespace", localenv.OperatorNamespace,
 		"--leader-elect-lease-duration", lease.String(), "--leader-elect-renew-deadline", renew.String(), "--leader-elect-retry-period", retry.String()}
 
 	// The later --voice-api-url wins over the one StartOperator sets.

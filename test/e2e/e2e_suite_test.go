@@ -87,7 +87,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	DeferCleanup(logFile.Close)
 	operator, err = localenv.StartOperator(localenv.OperatorOptions{
 		Binary:       bins.Operator,
-		Kubeconfig:   cp.Kubeconfig,
+		Kubeconfig:   cp.OperatorKubeconfig,
 		VoiceAPIURL:  sim.URL,
 		ResyncPeriod: resyncPeriod,
 		Log:          logFile,

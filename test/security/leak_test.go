@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -91,13 +92,26 @@ func TestSecretsNeverLeaveTheirSecrets(t *testing.T) {
 	env.Sim.SetFaults(voicesim.Faults{})
 	waitFor(ctx, t, env, byKey, voicev1alpha1.ReasonSynced)
 
+	// An API that quotes the request's webhook URL, password and all, in
+	// its error: renaming onto a taken name provokes one.
+	opts := env.Sim.Options()
+	opts.EchoURLInErrors = true
+	env.Sim.SetOptions(opts)
+	must(t, env.Client.Patch(ctx, byKey, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"uniqueName":"by-token"}}`))))
+	waitFor(ctx, t, env, byKey, voicev1alpha1.ReasonAlreadyExists)
+	must(t, env.Client.Patch(ctx, byKey, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"uniqueName":"by-key"}}`))))
+	waitFor(ctx, t, env, byKey, voicev1alpha1.ReasonSynced)
+
 	// Objects with their status now, before the deletes take them away;
 	// logs and Events after the deletes.
 	objects := collect(ctx, t, env, ns, &voicev1alpha1.ClientConfigurationList{}, &voicev1alpha1.AccountDefaultList{})
 	for _, obj := range []client.Object{byToken, byKey, rejected} {
 		must(t, env.Client.Delete(ctx, obj))
 	}
-	time.Sleep(2 * time.Second) // let the deletes be handled and logged
+	// The deletes are handled, and logged, once every finalizer is gone.
+	for _, obj := range []client.Object{byToken, byKey, rejected} {
+		waitGone(ctx, t, env, obj)
+	}
 	log, err := os.ReadFile(op.LogPath)
 	must(t, err)
 	everything := objects + string(log) + collect(ctx, t, env, ns, &eventsv1.EventList{}, &corev1.EventList{})
@@ -107,7 +121,8 @@ func TestSecretsNeverLeaveTheirSecrets(t *testing.T) {
 	t.Logf("collected %d bytes of logs, Events and objects", len(everything))
 	// The haystack must hold what this test provoked, and the identifiers
 	// that may be shown, or finding no secret in it would prove nothing.
-	for _, want := range []string{"Reconciler error", voicev1alpha1.ReasonCredentialsRejected, "unreadable response", account, "alice:xxxxx@"} {
+	for _, want := range []string{"Reconciler error", voicev1alpha1.ReasonCredentialsRejected, "unreadable response", account, "alice:xxxxx@",
+		"request url", "redacted@"} {
 		if !strings.Contains(everything, want) {
 			t.Fatalf("the collected output lacks %q; it cannot vouch for anything", want)
 		}
@@ -143,6 +158,21 @@ func waitFor(ctx context.Context, t *testing.T, env *bench.Env, obj *voicev1alph
 		select {
 		case <-ctx.Done():
 			t.Fatalf("%s never reached %s", obj.Name, reason)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitGone waits until obj no longer exists.
+func waitGone(ctx context.Context, t *testing.T, env *bench.Env, obj client.Object) {
+	t.Helper()
+	for {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); apierrors.IsNotFound(err) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s was never deleted", obj.GetName())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

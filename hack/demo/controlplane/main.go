@@ -27,13 +27,18 @@ import (
 	"syscall"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 )
 
 // options are the command-line flags.
 type options struct {
 	assets, crds, kubeconfig string
+	operatorKubeconfig       string
 	stopOnStdinEOF           bool
 }
 
@@ -45,6 +50,7 @@ func main() {
 	fs.StringVar(&o.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "folder with etcd and kube-apiserver (default $KUBEBUILDER_ASSETS)")
 	fs.StringVar(&o.crds, "crds", "config/crd/bases", "folder of the CRDs to install")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "file to write the admin user's kubeconfig to (mode 0600)")
+	fs.StringVar(&o.operatorKubeconfig, "operator-kubeconfig", "", "file to write a kubeconfig to that acts as the operator's ServiceAccount, with the roles of config/rbac installed (mode 0600); empty: none")
 	fs.BoolVar(&o.stopOnStdinEOF, "stop-on-stdin-eof", false, "stop when standard input closes (the parent's lifeline)")
 	_ = fs.Parse(os.Args[1:]) // ExitOnError: a bad flag exits with the usage
 	// envtest logs through controller-runtime; its errors come back as errors.
@@ -78,6 +84,11 @@ func run(o options) error {
 	if err := writeKubeconfig(o.kubeconfig, env.KubeConfig); err != nil {
 		return errors.Join(err, env.Stop())
 	}
+	if o.operatorKubeconfig != "" {
+		if err := installOperatorIdentity(ctx, cfg, filepath.Dir(filepath.Dir(filepath.Clean(o.crds))), o.operatorKubeconfig, env.KubeConfig); err != nil {
+			return errors.Join(err, env.Stop())
+		}
+	}
 	fmt.Printf("ready %s\n", strings.TrimSuffix(cfg.Host, "/"))
 
 	select {
@@ -101,6 +112,24 @@ func parentGone(watch bool) <-chan struct{} {
 		}()
 	}
 	return gone
+}
+
+// installOperatorIdentity installs config/rbac (root is the folder that
+// holds config/) and writes a kubeconfig that impersonates the operator's
+// ServiceAccount, so the operator runs with exactly those permissions.
+func installOperatorIdentity(ctx context.Context, cfg *rest.Config, root, path string, admin []byte) error {
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return err
+	}
+	if err := localenv.InstallRBAC(ctx, c, root); err != nil {
+		return err
+	}
+	content, err := localenv.OperatorKubeconfig(admin)
+	if err != nil {
+		return err
+	}
+	return writeKubeconfig(path, content)
 }
 
 func writeKubeconfig(path string, content []byte) error {

@@ -19,6 +19,10 @@ type ControlPlane struct {
 	Server string
 	// Kubeconfig is the path of the admin user's kubeconfig file.
 	Kubeconfig string
+	// OperatorKubeconfig is the path of a kubeconfig that acts as the
+	// operator's ServiceAccount, with the roles of config/rbac: the operator
+	// runs with it, never as the admin, so a missing permission shows.
+	OperatorKubeconfig string
 	// Kubectl runs the kubectl of the toolchain with that kubeconfig.
 	Kubectl Kubectl
 	// lifeline is the write end of the command's standard input; when this
@@ -51,6 +55,7 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 		"--assets", o.Assets,
 		"--crds", filepath.Join(o.Root, "config", "crd", "bases"),
 		"--kubeconfig", o.Kubeconfig,
+		"--operator-kubeconfig", o.Kubeconfig+"-operator",
 		"--stop-on-stdin-eof",
 	)
 	lifeline, err := cmd.StdinPipe()
@@ -71,11 +76,12 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 		return nil, fmt.Errorf("the control plane said %q, not \"ready <URL>\"", line)
 	}
 	return &ControlPlane{
-		Process:    p,
-		Server:     server,
-		Kubeconfig: o.Kubeconfig,
-		Kubectl:    Kubectl{Path: filepath.Join(o.Assets, "kubectl"), Kubeconfig: o.Kubeconfig, Dir: o.Root},
-		lifeline:   lifeline,
+		Process:            p,
+		Server:             server,
+		Kubeconfig:         o.Kubeconfig,
+		OperatorKubeconfig: o.Kubeconfig + "-operator",
+		Kubectl:            Kubectl{Path: filepath.Join(o.Assets, "kubectl"), Kubeconfig: o.Kubeconfig, Dir: o.Root},
+		lifeline:           lifeline,
 	}, nil
 }
 
