@@ -73,7 +73,7 @@ const clockSkew = 2 * time.Second
 func newIntent(account string, want voice.ConfigurationInput, freeAt time.Time, replaces string) createIntent {
 	free := freeAt.UTC().Truncate(time.Millisecond)
 	return createIntent{Version: intentVersion, Account: account, UniqueName: want.UniqueName, FreeAt: &free,
-		At: time.Now().UTC().Truncate(time.Millisecond),
+		At:   time.Now().UTC().Truncate(time.Millisecond),
 		Sent: contentDigest(want.UniqueName, want.Description, want.CallNotification), Replaces: replaces}
 }
 
