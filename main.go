@@ -6,15 +6,22 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -24,6 +31,7 @@ import (
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/controllers"
+	"github.com/twilio-operator/voice-operator/internal/leadership"
 	"github.com/twilio-operator/voice-operator/internal/voice"
 )
 
@@ -119,16 +127,33 @@ func run(ctx context.Context, o options) error {
 	m := controllers.NewMetrics(metrics.Registry)
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = float32(o.kubeQPS), o.kubeBurst
-	restCfg.WrapTransport = m.WrapKubeTransport
+	// The lease is renewed through a client of its own; every other write,
+	// to the apiserver or to Twilio, passes the fence, so a replica that was
+	// frozen past its lease writes nothing once it resumes.
+	electionCfg := rest.CopyConfig(restCfg)
+	var fence *leadership.Fence
+	var lock resourcelock.Interface
+	if o.leaderElect {
+		fence = leadership.NewFence(o.renewDeadline)
+		var err error
+		if lock, err = leaseLock(electionCfg, o); err != nil {
+			return err
+		}
+		lock = fence.Lock(lock)
+	}
+	restCfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return m.WrapKubeTransport(fence.WrapTransport(rt)) }
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:  o.probeAddr,
 		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.leaderElect,
-		LeaderElectionID:        "voice-operator.voice.twilio-operator.io",
+		LeaderElectionID:        leaderElectionID,
 		LeaderElectionNamespace: o.leaderElectionNS,
-		LeaseDuration:           &o.leaseDuration,
+		LeaderElectionConfig:    electionCfg,
+		// Set only with leader election on; then it is the fenced lease.
+		LeaderElectionResourceLockInterface: lock,
+		LeaseDuration:                       &o.leaseDuration,
 		RenewDeadline:           &o.renewDeadline,
 		RetryPeriod:             &o.retryPeriod,
 		// The new leader starts at once when the old one exits cleanly.
@@ -150,6 +175,7 @@ func run(ctx context.Context, o options) error {
 		PageSize:       o.pageSize,
 		Version:        version,
 		Observer:       m.ObserveRequest,
+		WrapTransport:  fence.WrapTransport,
 	})
 	recorder := mgr.GetEventRecorder("voice-operator")
 	if err := (&controllers.ClientConfigurationReconciler{
@@ -186,6 +212,39 @@ func run(ctx context.Context, o options) error {
 	log.Info("Starting the manager", "version", version, "resyncPeriod", o.resync, "observe", o.observe, "voiceAPI", apiDescription(o.voiceAPIURL))
 	return mgr.Start(ctx)
 }
+
+// leaseLock is the Lease the replicas elect their leader with, as
+// controller-runtime would make it, built here so the fence can watch it.
+func leaseLock(cfg *rest.Config, o options) (resourcelock.Interface, error) {
+	ns := o.leaderElectionNS
+	if ns == "" {
+		raw, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+		if err != nil {
+			return nil, fmt.Errorf("--leader-election-namespace is required outside a cluster: %w", err)
+		}
+		ns = strings.TrimSpace(string(raw))
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, err
+	}
+	cfg = rest.AddUserAgent(rest.CopyConfig(cfg), "leader-election")
+	// One hung request must not cost the lease: half the renew deadline.
+	cfg.Timeout = max(o.renewDeadline/2, time.Second)
+	coordination, err := coordinationv1client.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	core, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return resourcelock.New(resourcelock.LeasesResourceLock, ns, leaderElectionID, core, coordination,
+		resourcelock.ResourceLockConfig{Identity: host + "_" + string(uuid.NewUUID())})
+}
+
+// leaderElectionID names the Lease.
+const leaderElectionID = "voice-operator.voice.twilio-operator.io"
 
 // apiDescription says which Voice API the operator talks to, for the log.
 func apiDescription(override string) string {

@@ -113,11 +113,24 @@ type Options struct {
 	PageSize int
 	// Version is the operator version, sent in the User-Agent.
 	Version string
+	// WrapTransport, if set, wraps the transport every request goes
+	// through; the manager uses it to refuse writes once it is no longer
+	// the leader. A request it refuses was never sent, so it is never
+	// ambiguous.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Observer, if set, is called after every HTTP attempt with the method,
 	// the route template (e.g. "/v2/Configurations/Client/{id}"), the status
 	// (0 for a network failure) and the attempt's duration. It must be fast
 	// and safe for concurrent use.
 	Observer func(method, route string, status int, d time.Duration)
+}
+
+// cmpOr returns a unless it is nil, then b.
+func cmpOr(a, b http.RoundTripper) http.RoundTripper {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // withDefaults fills zero fields.
@@ -189,6 +202,8 @@ func defaultHTTPClient() *http.Client {
 type Factory struct {
 	opts      Options
 	userAgent string
+	// http sends the requests: Options.HTTPClient behind WrapTransport.
+	http *http.Client
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
@@ -200,8 +215,15 @@ type Factory struct {
 // NewFactory returns a Factory; zero fields of opts take their defaults.
 func NewFactory(opts Options) *Factory {
 	opts = opts.withDefaults()
+	hc := opts.HTTPClient
+	if opts.WrapTransport != nil {
+		wrapped := *hc
+		wrapped.Transport = opts.WrapTransport(cmpOr(hc.Transport, http.DefaultTransport))
+		hc = &wrapped
+	}
 	return &Factory{
 		opts:      opts,
+		http:      hc,
 		userAgent: userAgent(opts.Version),
 		limiters:  map[string]*rate.Limiter{},
 	}
@@ -491,7 +513,7 @@ func (c *Client) attempt(ctx context.Context, req request) *Error {
 	hreq.SetBasicAuth(c.creds.Username, c.creds.Password)
 
 	start := time.Now()
-	resp, err := opts.HTTPClient.Do(hreq)
+	resp, err := c.f.http.Do(hreq)
 	if err != nil {
 		c.observe(req, 0, time.Since(start))
 		ambiguous := !req.idempotent && wrote.Load()

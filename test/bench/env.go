@@ -41,6 +41,9 @@ type Env struct {
 	Kubeconfig string
 	// Client talks to the control plane without a cache.
 	Client client.WithWatch
+	// Admin is the control plane's admin rest config, for tests that put
+	// something between the operator and the apiserver.
+	Admin *rest.Config
 	// Sim is the simulator; SimURL is where it listens.
 	Sim    *voicesim.Server
 	SimURL string
@@ -90,6 +93,7 @@ func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest: %w", err)
 	}
+	e.Admin = cfg
 	benchCfg := rest.CopyConfig(cfg)
 	benchCfg.QPS, benchCfg.Burst = 2000, 4000
 	if e.Client, err = client.NewWithWatch(benchCfg, client.Options{Scheme: Scheme}); err != nil {

@@ -583,6 +583,22 @@ func (op *Operator) Stop() {
 	}
 }
 
+// Signal sends sig to the operator process: SIGSTOP freezes it as a long
+// pause would, SIGCONT lets it resume.
+func (op *Operator) Signal(sig os.Signal) error { return op.cmd.Process.Signal(sig) }
+
+// Exited reports whether the process has ended (after Stop or Kill, or by
+// itself, which only Wait can tell: it is checked through /proc).
+func (op *Operator) Exited() bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", op.cmd.Process.Pid))
+	if err != nil {
+		return true
+	}
+	// A zombie (state Z) has exited and awaits its Wait.
+	fields := strings.Fields(string(stat)[strings.LastIndexByte(string(stat), ')')+2:])
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
 // Kill ends the operator with SIGKILL, as the OOM killer or a lost node
 // would: no deferred code runs and no leader lease is released. It returns
 // once the process has exited. Stop after Kill is harmless.

@@ -463,3 +463,14 @@ func (l *writeLog) spans() []span {
 	slices.SortFunc(out, func(a, b span) int { return a.start.Compare(b.start) })
 	return out
 }
+
+// since returns the writes that arrived at or after t, in order.
+func (l *writeLog) since(t time.Time) []span {
+	var out []span
+	for _, s := range l.spans() {
+		if !s.start.Before(t) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

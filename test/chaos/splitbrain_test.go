@@ -1,0 +1,188 @@
+package chaos_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/twilio-operator/voice-operator/internal/localenv"
+)
+
+// TestSplitBrainFrozenLeaderWritesNothing freezes the leader (SIGSTOP) in
+// the middle of a storm for longer than its lease, lets the standby take
+// over, and thaws it (SIGCONT). The thawed replica believes itself leader
+// until its next renewal fails, with reconciles in flight: it must not
+// write anything, to Twilio or to the apiserver, from the moment it
+// resumes. Each replica reaches the simulator and the apiserver through
+// listeners of its own, which record every write with its time. The end
+// state must be exact.
+func TestSplitBrainFrozenLeaderWritesNothing(t *testing.T) {
+	const lease, renew, retry = 4 * time.Second, 3 * time.Second, 500 * time.Millisecond
+	sz := stormSize()
+	seed := chaosSeed(t)
+	ctx, cancel := context.WithTimeout(context.Background(), sz.storm+2*sz.converge+time.Minute)
+	defer cancel()
+	s := startStorm(ctx, t, seed, sz.objects)
+	env.Sim.ResetCalls()
+
+	type replica struct {
+		remote, kube *writeLog
+		args         []string
+	}
+	replicas := make([]replica, 2)
+	for i := range replicas {
+		remote, kube := &writeLog{}, &writeLog{}
+		api := httptest.NewServer(remote.wrap(env.Sim))
+		defer api.Close()
+		kubeconfig := apiserverProxy(t, kube, fmt.Sprintf("replica-%d", i))
+		replicas[i] = replica{remote: remote, kube: kube, args: []string{"--leader-elect", "--leader-election-namespace", localenv.OperatorNamespace,
+			"--leader-elect-lease-duration", lease.String(), "--leader-elect-renew-deadline", renew.String(), "--leader-elect-retry-period", retry.String(),
+			"--voice-api-url", api.URL, "--kubeconfig", kubeconfig}}
+	}
+
+	leader, err := startOperator(ctx, t, replicas[0].args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leader.Stop()
+	if _, err := waitForLog(ctx, leader.LogPath, acquiredLease, 2*lease+10*time.Second); err != nil {
+		t.Fatalf("the first operator never became leader: %v", err)
+	}
+	standby, err := startOperator(ctx, t, replicas[1].args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer standby.Stop()
+
+	type freeze struct {
+		stopped, acquired, resumed time.Time
+		err                        error
+	}
+	done := make(chan freeze, 1)
+	go func() {
+		var f freeze
+		if !pause(ctx, sz.storm/3) {
+			done <- freeze{err: ctx.Err()}
+			return
+		}
+		if f.err = leader.Signal(syscall.SIGSTOP); f.err != nil {
+			done <- f
+			return
+		}
+		f.stopped = time.Now()
+		f.acquired, f.err = waitForLog(ctx, standby.LogPath, acquiredLease, lease+30*time.Second)
+		// Let the new leader work a while, so the frozen one has a queue
+		// of stale work when it wakes up.
+		if f.err == nil && pause(ctx, 2*time.Second) {
+			f.resumed = time.Now()
+			f.err = leader.Signal(syscall.SIGCONT)
+		}
+		done <- f
+	}()
+	stormErr := s.run(ctx, sz.storm)
+	if stormErr != nil {
+		cancel()
+	}
+	f := <-done
+	if stormErr != nil || f.err != nil {
+		_ = leader.Signal(syscall.SIGCONT)
+		t.Fatalf("storm: %v; freeze: %v", stormErr, f.err)
+	}
+	objs, took, err := s.waitConverged(ctx, sz.converge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := s.checkRemote(objs)
+	report(t, s, 0, env.Sim.Calls(), nil, took, check)
+	if !check.ok() {
+		t.Fatalf("remote state differs from the objects: %s", check)
+	}
+
+	old, current := replicas[0], replicas[1]
+	remoteAfter, kubeAfter := old.remote.since(f.resumed), workWrites(old.kube.since(f.resumed))
+	t.Logf("leader frozen at %s for %s (lease %s); standby acquired the lease %s after the freeze; old leader exited by itself: %v",
+		f.stopped.Format(time.StampMilli), f.resumed.Sub(f.stopped).Round(time.Millisecond), lease,
+		f.acquired.Sub(f.stopped).Round(time.Millisecond), leader.Exited())
+	t.Logf("writes by the old leader: remote %d before the freeze, %d after it resumed; apiserver %d before, %d after (lease renewals not counted)",
+		len(old.remote.spans())-len(remoteAfter), len(remoteAfter), len(workWrites(old.kube.spans()))-len(kubeAfter), len(kubeAfter))
+	t.Logf("writes by the new leader: remote %d, apiserver %d", len(current.remote.spans()), len(workWrites(current.kube.spans())))
+	if len(old.remote.spans()) == 0 || len(current.remote.spans()) == 0 {
+		t.Fatalf("each replica must have written while it led: old %d, new %d", len(old.remote.spans()), len(current.remote.spans()))
+	}
+	for _, w := range remoteAfter {
+		t.Errorf("the thawed leader wrote to Twilio: %s at %s", w.what, w.start.Format(time.StampMicro))
+	}
+	for _, w := range kubeAfter {
+		t.Errorf("the thawed leader wrote to the apiserver: %s at %s", w.what, w.start.Format(time.StampMicro))
+	}
+	if err := s.deleteAll(ctx, sz.converge); err != nil {
+		t.Fatalf("deleting every object: %v", err)
+	}
+}
+
+// workWrites drops the leader election's own writes (the Lease) from spans:
+// trying to renew is how a thawed replica learns it lost.
+func workWrites(spans []span) []span {
+	var out []span
+	for _, s := range spans {
+		if !strings.Contains(s.what, "/leases/") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// apiserverProxy starts a listener that forwards to the control plane as
+// its admin, recording every write into log, and writes a kubeconfig for
+// it that acts as the operator's ServiceAccount (the operator's
+// impersonation header passes through). It returns the kubeconfig's path.
+func apiserverProxy(t *testing.T, log *writeLog, name string) string {
+	t.Helper()
+	upstream, err := rest.TransportFor(env.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _, err := rest.DefaultServerUrlFor(env.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target); r.Out.Host = target.Host },
+		Transport:     upstream,
+		FlushInterval: -1, // watches stream
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: log.wrap(proxy), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: "http://" + ln.Addr().String()}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Impersonate: localenv.OperatorUser}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	cfg.CurrentContext = name
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
