@@ -154,8 +154,8 @@ func run(ctx context.Context, o options) error {
 		// Set only with leader election on; then it is the fenced lease.
 		LeaderElectionResourceLockInterface: lock,
 		LeaseDuration:                       &o.leaseDuration,
-		RenewDeadline:           &o.renewDeadline,
-		RetryPeriod:             &o.retryPeriod,
+		RenewDeadline:                       &o.renewDeadline,
+		RetryPeriod:                         &o.retryPeriod,
 		// The new leader starts at once when the old one exits cleanly.
 		LeaderElectionReleaseOnCancel: true,
 		// Cached objects keep only what the controllers read: managedFields
