@@ -422,6 +422,12 @@ func (e *Env) startOperator(ctx context.Context, cfg Config, logf func(string, .
 // the simulator, with args added to the connection flags, and waits until
 // its metrics endpoint answers. Its output goes to the file at LogPath.
 func (e *Env) StartOperator(ctx context.Context, args ...string) (*Operator, error) {
+	return e.StartBinary(ctx, e.Operator, args...)
+}
+
+// StartBinary is StartOperator for another build of the operator (an
+// earlier version, for upgrade tests).
+func (e *Env) StartBinary(ctx context.Context, binary string, args ...string) (*Operator, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -437,7 +443,7 @@ func (e *Env) StartOperator(ctx context.Context, args ...string) (*Operator, err
 		"--metrics-bind-address", addr,
 		"--health-probe-bind-address", "0",
 	}
-	cmd := exec.Command(e.Operator, append(base, args...)...)
+	cmd := exec.Command(binary, append(base, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the operator: %w", err)

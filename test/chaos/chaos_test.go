@@ -1,6 +1,7 @@
 package chaos_test
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -66,7 +67,8 @@ func stormSize() size {
 // operatorArgs are the flags every operator of these tests runs with: a
 // Voice API budget large enough that the storm, not the rate limit, is what
 // the operator works through.
-var operatorArgs = []string{"--voice-api-qps", "100", "--voice-api-burst", "100", "--kube-api-qps", "200", "--kube-api-burst", "400", "--zap-log-level", "info"}
+var operatorArgs = []string{"--voice-api-qps", "100", "--voice-api-burst", "100", "--kube-api-qps", "200", "--kube-api-burst", "400", "--zap-log-level", "info",
+	"--observe", cmp.Or(os.Getenv("VOICE_OBSERVE"), "list")}
 
 // The faults of the second scenario: 20% 503, 10% 429 with
 // Retry-After, 2% lost answers to creates and deletes, 50–150 ms latency.
