@@ -19,7 +19,7 @@ type fakeLock struct {
 
 func (l *fakeLock) Create(context.Context, resourcelock.LeaderElectionRecord) error { return l.fail }
 func (l *fakeLock) Update(context.Context, resourcelock.LeaderElectionRecord) error { return l.fail }
-func (l *fakeLock) Identity() string                                                 { return "me" }
+func (l *fakeLock) Identity() string                                                { return "me" }
 
 func TestFence(t *testing.T) {
 	ctx := context.Background()
