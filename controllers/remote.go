@@ -258,6 +258,11 @@ func (r *remoteView) list(ctx context.Context, v *accountView) error {
 	for cfg, lerr := range api.List(ctx, r.pageSize) {
 		if lerr != nil {
 			err = remoteError("listing remote configurations", lerr)
+			if voice.ClassOf(lerr) == voice.ClassInvalid {
+				// A List carries nothing of any spec: a refusal is the API's
+				// trouble, retried, never the object's InvalidSpec.
+				err = transient(voicev1alpha1.ReasonRemoteUnavailable, fmt.Errorf("listing remote configurations: %w", lerr))
+			}
 			break
 		}
 		items[cfg.ID] = *cfg

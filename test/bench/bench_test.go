@@ -9,8 +9,10 @@ import (
 
 // TestCountsPerObject runs the benchmark at a small size and holds the
 // operator to its costs, as counts (never seconds): one POST per created
-// object and no read or update by id, at most two apiserver writes per
-// created object, nothing written at steady state and at most
+// object and no read or update by id, at most two full Lists per account
+// to prove the unique names free (creates that arrive together share one),
+// at most two apiserver writes per created object, nothing written at
+// steady state and at most
 // ceil(N/pageSize)+1 reads per account per resync period, one PUT per edited
 // object, one DELETE per deleted object.
 func TestCountsPerObject(t *testing.T) {
@@ -39,6 +41,7 @@ func TestCountsPerObject(t *testing.T) {
 	}{
 		{"POST per created object", create.PerObject(create.Remote[RoutePost]), 1, false},
 		{"GET by id per created object", create.PerObject(create.Remote[RouteGet]), 0, false},
+		{"List pages to check the names free", float64(create.Remote[RouteList]), 2 * maxReadsPerPeriod, true},
 		{"PUT per created object", create.PerObject(create.Remote[RoutePut]), 0, false},
 		{"apiserver writes per created object", create.PerObject(create.KubeWrites), 2, true},
 		{"remote writes per steady period", steady.PerPeriod(steady.Writes()), 0, false},
