@@ -47,6 +47,9 @@ func InstallRBAC(ctx context.Context, c client.Client, root string) error {
 	if err != nil {
 		return err
 	}
+	if len(files) == 0 {
+		return fmt.Errorf("no RBAC manifests in %s", filepath.Join(root, "config", "rbac"))
+	}
 	for _, file := range files {
 		if filepath.Base(file) == "kustomization.yaml" {
 			continue

@@ -85,7 +85,7 @@ func run(o options) error {
 		return errors.Join(err, env.Stop())
 	}
 	if o.operatorKubeconfig != "" {
-		if err := installOperatorIdentity(ctx, cfg, filepath.Dir(filepath.Dir(filepath.Clean(o.crds))), o.operatorKubeconfig, env.KubeConfig); err != nil {
+		if err := installOperatorIdentity(ctx, cfg, checkoutOf(o.crds), o.operatorKubeconfig, env.KubeConfig); err != nil {
 			return errors.Join(err, env.Stop())
 		}
 	}
@@ -112,6 +112,11 @@ func parentGone(watch bool) <-chan struct{} {
 		}()
 	}
 	return gone
+}
+
+// checkoutOf is the checkout that holds a config/crd/bases folder.
+func checkoutOf(crds string) string {
+	return filepath.Dir(filepath.Dir(filepath.Dir(filepath.Clean(crds))))
 }
 
 // installOperatorIdentity installs config/rbac (root is the folder that
