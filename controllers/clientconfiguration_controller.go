@@ -418,7 +418,17 @@ func (r *ClientConfigurationReconciler) rivalFor(ctx context.Context, obj *voice
 		}
 	}
 	if owner, ok := r.remote.ownerOf(api, id); ok && owner.uid != obj.UID {
-		return owner.key.String(), nil
+		// Claimed in this process a moment ago, perhaps before the claimant's
+		// status reached the cache; unless the claimant is gone since.
+		other := &voicev1alpha1.ClientConfiguration{}
+		err := r.Client.Get(ctx, owner.key, other)
+		switch {
+		case err == nil && other.UID == owner.uid:
+			return owner.key.String(), nil
+		case client.IgnoreNotFound(err) != nil:
+			return "", transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("reading ClientConfiguration %s: %w", owner.key, err))
+		}
+		r.remote.disown(api, id, owner.uid)
 	}
 	return "", nil
 }

@@ -72,6 +72,24 @@ func TestDrift(t *testing.T) {
 			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:s3cret@example.com/notify" }),
 			want:   []string{"callNotification.url"},
 		},
+		"URL stored canonicalised": {
+			obj:    spec(func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "HTTPS://Example.COM:443" }),
+			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "https://example.com/" }),
+		},
+		"default http port": {
+			obj:    spec(func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "http://example.com:80/notify" }),
+			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "http://example.com/notify" }),
+		},
+		"path case matters": {
+			obj:    spec(nil),
+			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "https://example.com/Notify" }),
+			want:   []string{"callNotification.url"},
+		},
+		"another port matters": {
+			obj:    spec(nil),
+			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "https://example.com:8443/notify" }),
+			want:   []string{"callNotification.url"},
+		},
 	}
 	for reason, c := range cases {
 		got := drift(desiredInput(c.obj, c.userinfo), c.remote)

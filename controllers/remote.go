@@ -350,6 +350,16 @@ func (r *remoteView) claim(api VoiceAPI, obj client.Object, id string) (other ty
 	return types.NamespacedName{}, true
 }
 
+// disown drops uid's claim on configuration id (the object is gone).
+func (r *remoteView) disown(api VoiceAPI, id string, uid types.UID) {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.owners[id].uid == uid {
+		delete(v.owners, id)
+	}
+}
+
 // ownerOf returns the object that owns configuration id in this process.
 func (r *remoteView) ownerOf(api VoiceAPI, id string) (owner, bool) {
 	v := r.view(api)

@@ -1,0 +1,64 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twilio-operator/voice-operator/internal/voice"
+)
+
+// TestIntentProves holds the two conditions of the ownership proof: the
+// name was verified free before the attempt, and what is found is exactly
+// what was sent.
+func TestIntentProves(t *testing.T) {
+	desc := "softphone"
+	sent := voice.ConfigurationInput{UniqueName: "web", Description: &desc,
+		CallNotification: voice.CallNotification{URL: "https://alice:s3cret@example.com/notify", Method: "POST"}}
+	found := func(mutate func(*voice.Configuration)) *voice.Configuration {
+		d := desc
+		cfg := &voice.Configuration{ID: "voice_clientconfiguration_1", AccountSID: "AC1", UniqueName: "web", Description: &d,
+			CallNotification: voice.CallNotification{URL: "https://alice:s3cret@example.com/notify", Method: "POST"}}
+		if mutate != nil {
+			mutate(cfg)
+		}
+		return cfg
+	}
+	intent := newIntent("AC1", sent, time.Now(), "")
+	legacy := &createIntent{Account: "AC1", UniqueName: "web", At: time.Now()}
+	cases := map[string]struct {
+		intent *createIntent
+		found  *voice.Configuration
+		want   bool
+	}{
+		"exactly what was sent": {intent: &intent, found: found(nil), want: true},
+		"as an API may store it": {intent: &intent, found: found(func(c *voice.Configuration) {
+			c.CallNotification.URL = "HTTPS://EXAMPLE.com:443/notify"
+			c.CallNotification.Method = "post"
+		}), want: false},
+		"stored canonicalised, same userinfo":  {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:s3cret@EXAMPLE.com:443/notify" }), want: true},
+		"another description":                  {intent: &intent, found: found(func(c *voice.Configuration) { c.Description = nil }), want: false},
+		"another URL":                          {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://example.org/" }), want: false},
+		"another method":                       {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.Method = "GET" }), want: false},
+		"another user":                         {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://bob:s3cret@example.com/notify" }), want: false},
+		"another account":                      {intent: &intent, found: found(func(c *voice.Configuration) { c.AccountSID = "AC2" }), want: false},
+		"another name":                         {intent: &intent, found: found(func(c *voice.Configuration) { c.UniqueName = "web2" }), want: false},
+		"a marker of the first format":         {intent: legacy, found: found(nil), want: false},
+		"no marker":                            {intent: nil, found: found(nil), want: false},
+		"password is not part of the evidence": {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:other@example.com/notify" }), want: true},
+	}
+	for reason, c := range cases {
+		if got := c.intent.proves("AC1", c.found); got != c.want {
+			t.Errorf("%s: proves = %v, want %v", reason, got, c.want)
+		}
+	}
+}
+
+// TestEmptyAndNullDescriptionsAreOneContent checks the digest treats a
+// null description as an empty one, as drift does.
+func TestEmptyAndNullDescriptionsAreOneContent(t *testing.T) {
+	empty := ""
+	cn := voice.CallNotification{URL: "https://example.com/", Method: "POST"}
+	if contentDigest("web", nil, cn) != contentDigest("web", &empty, cn) {
+		t.Error("null and empty descriptions digest differently")
+	}
+}
