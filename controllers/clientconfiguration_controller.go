@@ -189,7 +189,13 @@ func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev
 		}
 	}
 	if seen.owned == nil {
-		holder, listed, err := r.remote.holderOf(ctx, api, want.UniqueName, time.Now().Add(-nameCheckMaxAge))
+		since := time.Now().Add(-nameCheckMaxAge)
+		if seen.vanished != "" {
+			// Someone changed the account behind our back: a List from
+			// before that proves nothing about the name.
+			since = time.Now()
+		}
+		holder, listed, err := r.remote.holderOf(ctx, api, want.UniqueName, since)
 		if err != nil {
 			return seen, remoteError(fmt.Sprintf("checking that unique name %q is free", want.UniqueName), err)
 		}

@@ -152,6 +152,15 @@ func (r *remoteView) view(api VoiceAPI) *accountView {
 // get returns the remote configuration with this id, or a NotFound error;
 // it never writes. fresh skips the snapshot (a person asked for a resync).
 func (r *remoteView) get(ctx context.Context, api VoiceAPI, id string, fresh bool) (*voice.Configuration, error) {
+	cfg, err := r.read(ctx, api, id, fresh)
+	if voice.IsNotFound(err) {
+		// Gone for good: no snapshot, older or newer, may show it any more.
+		r.deleted(api, id)
+	}
+	return cfg, err
+}
+
+func (r *remoteView) read(ctx context.Context, api VoiceAPI, id string, fresh bool) (*voice.Configuration, error) {
 	if r.mode == ObserveGet || fresh {
 		return api.Get(ctx, id)
 	}
@@ -315,7 +324,8 @@ func (r *remoteView) wrote(api VoiceAPI, cfg *voice.Configuration) {
 	delete(v.gone, cfg.ID)
 }
 
-// deleted records that a configuration was deleted.
+// deleted records that a configuration was deleted, by us or, as a read
+// by id found, by someone else.
 func (r *remoteView) deleted(api VoiceAPI, id string) {
 	v := r.view(api)
 	v.mu.Lock()
