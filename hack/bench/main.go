@@ -29,7 +29,7 @@ func main() {
 		conc     = flag.Int("concurrency", 8, "The operator's --max-concurrent-reconciles.")
 		qps      = flag.Float64("voice-qps", 500, "The operator's --voice-api-qps (per account).")
 		kubeQPS  = flag.Float64("kube-qps", 500, "The operator's --kube-api-qps.")
-		pageSize = flag.Int("page-size", 100, "The operator's --list-page-size.")
+		pageSize = flag.Int("page-size", 50, "The operator's --list-page-size (50: the largest page the reference's shape of the API serves).")
 		out      = flag.String("out", "bench-results", "Folder for the JSON results.")
 		profile  = flag.Bool("pprof", false, "Save a heap profile of the operator after each phase, into the -out folder.")
 	)
