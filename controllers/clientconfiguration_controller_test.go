@@ -185,10 +185,7 @@ var _ = Describe("ClientConfiguration", func() {
 		create(ctx, obj)
 		waitReady(ctx, obj)
 
-		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
-		Eventually(func() error {
-			return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)
-		}).WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
+		deleteAndWait(ctx, obj)
 		Expect(t.remoteByName("keep")).To(HaveLen(1))
 		Expect(t.calls()[deleteConfig]).To(BeZero())
 	})
@@ -332,10 +329,7 @@ var _ = Describe("ClientConfiguration", func() {
 			g.Expect(inSync.Message).To(ContainSubstring("callNotification.url"))
 		}).WithContext(ctx).Should(Succeed())
 
-		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
-		Eventually(func() error {
-			return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)
-		}).WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
+		deleteAndWait(ctx, obj)
 		Expect(t.remote()).To(HaveLen(1))
 		Expect(writes(t.calls())).To(BeZero())
 	})
@@ -345,12 +339,7 @@ var _ = Describe("ClientConfiguration", func() {
 		create(ctx, obj)
 		waitReady(ctx, obj)
 
-		other := "AC" + randomHex(16)
-		sim.AddAccount(other, "other-token")
-		secret := &corev1.Secret{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: secretName}, secret)).To(Succeed())
-		secret.StringData = map[string]string{voicev1alpha1.SecretKeyAccountSID: other, voicev1alpha1.SecretKeyAuthToken: "other-token"}
-		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		other := t.moveSecretToNewAccount(ctx)
 
 		ready := waitReason(ctx, obj, voicev1alpha1.ReasonAccountChanged)
 		Expect(ready.Message).To(ContainSubstring(t.account))

@@ -77,7 +77,9 @@ func TestDrift(t *testing.T) {
 			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "https://example.com/" }),
 		},
 		"default http port": {
-			obj:    spec(func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CallNotification.URL = "http://example.com:80/notify" }),
+			obj: spec(func(o *voicev1alpha1.ClientConfiguration) {
+				o.Spec.CallNotification.URL = "http://example.com:80/notify"
+			}),
 			remote: remote(func(c *voice.Configuration) { c.CallNotification.URL = "http://example.com/notify" }),
 		},
 		"path case matters": {

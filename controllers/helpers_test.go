@@ -181,6 +181,27 @@ func (t tenant) sibling(ctx context.Context) tenant {
 	return other
 }
 
+// moveSecretToNewAccount points the tenant's credentials Secret at a new
+// simulator account and returns that account.
+func (t tenant) moveSecretToNewAccount(ctx context.Context) string {
+	GinkgoHelper()
+	other := "AC" + randomHex(16)
+	sim.AddAccount(other, "other-token")
+	secret := &corev1.Secret{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: secretName}, secret)).To(Succeed())
+	secret.StringData = map[string]string{voicev1alpha1.SecretKeyAccountSID: other, voicev1alpha1.SecretKeyAuthToken: "other-token"}
+	Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+	return other
+}
+
+// deleteAndWait deletes obj and waits until it is gone.
+func deleteAndWait(ctx context.Context, obj client.Object) {
+	GinkgoHelper()
+	Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+	Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj) }).
+		WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
+}
+
 // createKeySecret creates a credentials Secret that claims account and
 // authenticates with an API key.
 func (t tenant) createKeySecret(ctx context.Context, name, account, key, secret string) {

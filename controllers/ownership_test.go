@@ -10,7 +10,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -121,9 +120,7 @@ var _ = Describe("Ownership", func() {
 			}).WithContext(ctx).WithTimeout(2 * resyncPeriod).Should(Succeed())
 
 			By("deleting the object without deleting it")
-			Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
-			Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj) }).
-				WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
+			deleteAndWait(ctx, obj)
 			Expect(t.remote()).To(ConsistOf(original))
 			Expect(t.calls()).NotTo(HaveKey(putConfig))
 			Expect(t.calls()).NotTo(HaveKey(deleteConfig))
@@ -244,9 +241,7 @@ var _ = Describe("Ownership", func() {
 
 			waitReason(ctx, second, voicev1alpha1.ReasonConflict)
 			Expect(second.Status.ID).To(BeEmpty())
-			Expect(k8sClient.Delete(ctx, second)).To(Succeed())
-			Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(second), second) }).
-				WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
+			deleteAndWait(ctx, second)
 			Expect(t.calls()).NotTo(HaveKey(deleteConfig))
 			waitReady(ctx, first)
 			Expect(t.remoteByName("held")).To(HaveLen(1))
@@ -296,12 +291,7 @@ var _ = Describe("Ownership", func() {
 			create(ctx, ad)
 			waitADReady(ctx, ad)
 
-			other := "AC" + randomHex(16)
-			sim.AddAccount(other, "other-token")
-			secret := &corev1.Secret{}
-			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: secretName}, secret)).To(Succeed())
-			secret.StringData = map[string]string{voicev1alpha1.SecretKeyAccountSID: other, voicev1alpha1.SecretKeyAuthToken: "other-token"}
-			Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+			other := t.moveSecretToNewAccount(ctx)
 
 			adReason(ctx, ad, voicev1alpha1.ReasonAccountChanged)
 			Expect(sim.Default(other)).To(BeEmpty())

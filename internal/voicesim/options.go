@@ -132,7 +132,9 @@ func (o Options) withDefaults() Options {
 
 // normalizeURL is what NormalizeURLs stores: scheme and host in lower case,
 // the scheme's default port dropped, an empty path as "/". It leaves
-// anything it cannot parse as it is.
+// anything it cannot parse as it is. The controllers compare URLs the same
+// way; this is written apart on purpose, as the simulator shares no code
+// with what it tests.
 func normalizeURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {

@@ -105,6 +105,18 @@ func TestForeignConfigurationSurvivesRestarts(t *testing.T) {
 	}
 }
 
+// postedName reads the unique_name of a create or update body, leaving the
+// body for the handler.
+func postedName(r *http.Request) string {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var in struct {
+		UniqueName string `json:"unique_name"`
+	}
+	_ = json.Unmarshal(body, &in)
+	return in.UniqueName
+}
+
 func assertUntouched(t *testing.T, account string, original map[string]voicesim.Record) {
 	t.Helper()
 	now := env.Sim.Configurations(account)
@@ -141,28 +153,23 @@ func (r *racer) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, req)
 			return
 		}
-		body, _ := io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		var in struct {
-			UniqueName string `json:"unique_name"`
-		}
-		_ = json.Unmarshal(body, &in)
+		name := postedName(req)
 		r.mu.Lock()
-		fault, racing := r.faults[in.UniqueName]
-		first := racing && !r.done[in.UniqueName]
+		fault, racing := r.faults[name]
+		first := racing && !r.done[name]
 		r.mu.Unlock()
 		if !first {
 			next.ServeHTTP(w, req)
 			return
 		}
 		d := "console-made"
-		if _, err := env.Sim.CreateOutOfBand(r.account, voicesim.Record{UniqueName: in.UniqueName, Description: &d,
+		if _, err := env.Sim.CreateOutOfBand(r.account, voicesim.Record{UniqueName: name, Description: &d,
 			CallNotificationURL: "https://console.example.com/theirs", CallNotificationMethod: "GET"}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		r.mu.Lock()
-		r.done[in.UniqueName] = true
+		r.done[name] = true
 		r.mu.Unlock()
 		switch fault {
 		case "503":

@@ -1,11 +1,9 @@
 package chaos_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -252,25 +250,20 @@ func (s *stranding) wrap(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var in struct {
-			UniqueName string `json:"unique_name"`
-		}
-		_ = json.Unmarshal(body, &in)
 		if r.Method == http.MethodPost {
+			name := postedName(r)
 			s.mu.Lock()
-			s.seen[in.UniqueName]++
-			first := s.seen[in.UniqueName] == 1
+			s.seen[name]++
+			first := s.seen[name] == 1
 			s.mu.Unlock()
 			switch {
-			case in.UniqueName == "inflight" && first:
+			case name == "inflight" && first:
 				next.ServeHTTP(httptest.NewRecorder(), r) // made, answer lost
 				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 					_ = conn.Close()
 				}
 				return
-			case in.UniqueName == "inflight", in.UniqueName == "refused":
+			case name == "inflight", name == "refused":
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}
