@@ -81,7 +81,7 @@ func parseFlags() (options, zap.Options) {
 	flag.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often an unchanged object is compared with the remote side (jittered by 10%), so remote drift is caught.")
 	flag.StringVar(&o.observe, "observe", "list", "How remote configurations are observed: list (one paged List per account per resync period, shared by all objects) or get (one GET per object per resync period).")
 	flag.IntVar(&o.pageSize, "list-page-size", voice.DefaultPageSize, "Page size of the List requests (resyncs with --observe=list, and the check that a unique name is free before a create). A size the API refuses falls back to the API's own.")
-	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
+	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "ClientConfigurations reconciled in parallel (AccountDefaults are reconciled one at a time, as one account has one default).")
 	flag.Float64Var(&o.voiceQPS, "voice-api-qps", 10, "Requests per second to the Voice API, per Twilio account (token bucket).")
 	flag.IntVar(&o.voiceBurst, "voice-api-burst", 20, "Burst of the per-account token bucket.")
 	flag.DurationVar(&o.requestTimeout, "voice-api-timeout", 10*time.Second, "Timeout of one request to the Voice API.")
@@ -177,29 +177,23 @@ func run(ctx context.Context, o options) error {
 		Observer:       m.ObserveRequest,
 		WrapTransport:  fence.WrapTransport,
 	})
-	recorder := mgr.GetEventRecorder("voice-operator")
+	deps := controllers.Deps{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Clients:      controllers.NewClientFactory(factory),
+		Recorder:     mgr.GetEventRecorder("voice-operator"),
+		ResyncPeriod: o.resync,
+		Metrics:      m,
+	}
 	if err := (&controllers.ClientConfigurationReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		Clients:                 controllers.NewClientFactory(factory),
-		Recorder:                recorder,
-		ResyncPeriod:            o.resync,
+		Deps:                    deps,
 		MaxConcurrentReconciles: o.concurrency,
-		Metrics:                 m,
 		Observe:                 controllers.ObserveMode(o.observe),
 		PageSize:                o.pageSize,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ClientConfiguration controller: %w", err)
 	}
-
-	if err := (&controllers.AccountDefaultReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Clients:      controllers.NewClientFactory(factory),
-		Recorder:     recorder,
-		ResyncPeriod: o.resync,
-		Metrics:      m,
-	}).SetupWithManager(ctx, mgr); err != nil {
+	if err := (&controllers.AccountDefaultReconciler{Deps: deps}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the AccountDefault controller: %w", err)
 	}
 

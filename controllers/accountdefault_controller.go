@@ -7,12 +7,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,9 +27,9 @@ import (
 
 // Event reasons for what the AccountDefault controller did.
 const (
-	EventDefaultSet   = "DefaultSet"
-	EventDefaultUnset = "DefaultUnset"
-	EventDefaultLeft  = "DefaultLeft"
+	eventDefaultSet   = "DefaultSet"
+	eventDefaultUnset = "DefaultUnset"
+	eventDefaultLeft  = "DefaultLeft"
 )
 
 // Field indexes of AccountDefaults.
@@ -47,19 +45,7 @@ const (
 // AccountDefaultReconciler keeps one Client Configuration the default of a
 // Twilio account for each AccountDefault object that owns its account.
 type AccountDefaultReconciler struct {
-	// Client reads and writes the objects (through the manager's cache).
-	Client client.Client
-	// APIReader reads Secrets straight from the apiserver (see connector).
-	APIReader client.Reader
-	// Clients builds the Voice API client for a set of credentials.
-	Clients ClientFactory
-	// Recorder records Events on the objects.
-	Recorder events.EventRecorder
-	// ResyncPeriod is how often the account's default is checked again, so a
-	// default changed by hand is put back (jittered by up to 10%).
-	ResyncPeriod time.Duration
-	// Metrics records drift corrections and condition reasons; may be nil.
-	Metrics *Metrics
+	Deps
 }
 
 // +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=accountdefaults,verbs=get;list;watch;update;patch
@@ -67,44 +53,33 @@ type AccountDefaultReconciler struct {
 // +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=accountdefaults/finalizers,verbs=update
 // +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=clientconfigurations,verbs=get;list;watch
 
-// Reconcile only dispatches: fetch, then delete or normal, then one status
-// patch if anything changed.
+// Reconcile runs the skeleton of reconcile.go for an AccountDefault.
 func (r *AccountDefaultReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := &voicev1alpha1.AccountDefault{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		r.Metrics.forget(kindAccountDefault, req.NamespacedName)
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if isPaused(obj) {
-		ctrl.LoggerFrom(ctx).V(1).Info("Skipped paused object")
-		return ctrl.Result{}, nil
-	}
-	oldStatus := obj.Status.DeepCopy()
+	return reconcileKind(ctx, &r.Deps, r, req)
+}
 
-	var err error
-	if !obj.DeletionTimestamp.IsZero() {
-		err = r.reconcileDelete(ctx, obj)
-	} else {
-		err = r.reconcileNormal(ctx, obj)
-	}
+func (r *AccountDefaultReconciler) name() string { return kindAccountDefault }
+func (r *AccountDefaultReconciler) newObject() *voicev1alpha1.AccountDefault {
+	return &voicev1alpha1.AccountDefault{}
+}
+func (r *AccountDefaultReconciler) status(obj *voicev1alpha1.AccountDefault) any { return &obj.Status }
+func (r *AccountDefaultReconciler) copyStatus(dst, src *voicev1alpha1.AccountDefault) {
+	dst.Status = src.Status
+}
 
-	summarise(r.Recorder, r.Metrics, kindAccountDefault, obj, commonStatus{
-		conditions:         &obj.Status.Conditions,
-		observedGeneration: &obj.Status.ObservedGeneration,
-		lastHandled:        &obj.Status.LastHandledReconcileAt,
-	}, oldStatus.Conditions, err, fmt.Sprintf("%s is the default of account %s", obj.Status.ConfigurationID, obj.Status.AccountSID))
-	before := obj.DeepCopy()
-	before.Status = *oldStatus
-	changed := !equality.Semantic.DeepEqual(obj.Status, *oldStatus)
-	if perr := patchStatus(ctx, r.Client, obj, before, changed, touchLastSync(obj, &obj.Status.LastSyncTime, err)); perr != nil {
-		return ctrl.Result{}, errors.Join(err, perr)
-	}
-	return result(err, wait.Jitter(r.ResyncPeriod, 0.1))
+// requeueAfter: the account's default is read again every resync period,
+// so a default changed by hand is put back.
+func (r *AccountDefaultReconciler) requeueAfter() time.Duration {
+	return wait.Jitter(r.ResyncPeriod, 0.1)
+}
+
+func (r *AccountDefaultReconciler) readyMessage(obj *voicev1alpha1.AccountDefault) string {
+	return fmt.Sprintf("%s is the default of account %s", obj.Status.ConfigurationID, obj.Status.AccountSID)
 }
 
 // reconcileNormal makes the target configuration the account's default.
 func (r *AccountDefaultReconciler) reconcileNormal(ctx context.Context, obj *voicev1alpha1.AccountDefault) error {
-	api, err := connector{secrets: r.APIReader, clients: r.Clients}.connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
+	api, err := r.connector().connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
 	if err != nil {
 		return err
 	}
@@ -122,9 +97,8 @@ func (r *AccountDefaultReconciler) reconcileNormal(ctx context.Context, obj *voi
 	if err := r.ownAccount(ctx, obj); err != nil {
 		return err
 	}
-	// Finalizer first, to avoid the race between init and delete.
-	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
-		return transient(voicev1alpha1.ReasonProgressing, err)
+	if err := addFinalizer(ctx, r.Client, obj, nil); err != nil {
+		return err
 	}
 	target, err := r.target(ctx, obj, api.AccountSID())
 	if errors.Is(err, errTargetDeleted) {
@@ -253,9 +227,9 @@ func (r *AccountDefaultReconciler) ensureDefault(ctx context.Context, obj *voice
 	}
 	r.Metrics.driftCorrected(kindAccountDefault, source)
 	if previous == "" {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, EventDefaultSet, "SetDefault", "Made %s the default of account %s", target, api.AccountSID())
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s", target, api.AccountSID())
 	} else {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, EventDefaultSet, "SetDefault", "Made %s the default of account %s (it was %s)", target, api.AccountSID(), previous)
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s (it was %s)", target, api.AccountSID(), previous)
 	}
 	return nil
 }
@@ -267,7 +241,7 @@ func (r *AccountDefaultReconciler) reconcileDelete(ctx context.Context, obj *voi
 		return nil
 	}
 	if obj.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyDelete && obj.Status.ConfigurationID != "" {
-		api, err := connector{secrets: r.APIReader, clients: r.Clients}.connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
+		api, err := r.connector().connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
 		if err != nil {
 			step := asStep(err)
 			step.err = fmt.Errorf("cannot unset the account's default until the credentials are back (or set spec.deletionPolicy: Orphan): %w", step.err)
@@ -277,10 +251,7 @@ func (r *AccountDefaultReconciler) reconcileDelete(ctx context.Context, obj *voi
 			return err
 		}
 	}
-	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.RemoveFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
-		return transient(voicev1alpha1.ReasonProgressing, err)
-	}
-	return nil
+	return releaseFinalizer(ctx, r.Client, obj)
 }
 
 // unsetIfOurs clears the account's default if it is still the one this
@@ -290,7 +261,7 @@ func (r *AccountDefaultReconciler) unsetIfOurs(ctx context.Context, obj *voicev1
 		return nil
 	}
 	if api.AccountSID() != obj.Status.AccountSID {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventDefaultLeft, "UnsetDefault",
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, eventDefaultLeft, "UnsetDefault",
 			"The Secret now names account %s, not %s; left the default of %s as it is", api.AccountSID(), obj.Status.AccountSID, obj.Status.AccountSID)
 		return nil
 	}
@@ -302,14 +273,14 @@ func (r *AccountDefaultReconciler) unsetIfOurs(ctx context.Context, obj *voicev1
 		return remoteError("reading the account's default configuration", err)
 	}
 	if current.ID != obj.Status.ConfigurationID {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, EventDefaultLeft, "UnsetDefault",
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventDefaultLeft, "UnsetDefault",
 			"The account's default is now %s, which this object did not set; left it as it is", current.ID)
 		return nil
 	}
 	if err := api.UnsetDefault(ctx); err != nil && !voice.IsNotFound(err) {
 		return remoteError("unsetting the account's default configuration", err)
 	}
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, EventDefaultUnset, "UnsetDefault", "Unset %s as the default of account %s", current.ID, api.AccountSID())
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventDefaultUnset, "UnsetDefault", "Unset %s as the default of account %s", current.ID, api.AccountSID())
 	return nil
 }
 

@@ -2,16 +2,13 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,21 +37,9 @@ const (
 // ClientConfigurationReconciler keeps one Twilio Voice v2 Client
 // Configuration equal to each ClientConfiguration object.
 type ClientConfigurationReconciler struct {
-	// Client reads and writes the objects (through the manager's cache).
-	Client client.Client
-	// APIReader reads Secrets straight from the apiserver (see connector).
-	APIReader client.Reader
-	// Clients builds the Voice API client for a set of credentials.
-	Clients ClientFactory
-	// Recorder records Events on the objects.
-	Recorder events.EventRecorder
-	// ResyncPeriod is how often an unchanged object is compared with the
-	// remote side again (jittered by up to 10%).
-	ResyncPeriod time.Duration
+	Deps
 	// MaxConcurrentReconciles bounds parallel reconciles (default 1).
 	MaxConcurrentReconciles int
-	// Metrics records drift corrections and condition reasons; may be nil.
-	Metrics *Metrics
 	// Observe is how the configuration of an object with a known id is
 	// read each resync: ObserveList (the default) or ObserveGet.
 	Observe ObserveMode
@@ -70,35 +55,20 @@ type ClientConfigurationReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile only dispatches: fetch, then delete or normal, then one status
-// patch if anything changed.
+// Reconcile runs the skeleton of reconcile.go for a ClientConfiguration.
 func (r *ClientConfigurationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := &voicev1alpha1.ClientConfiguration{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		r.Metrics.forget(kindClientConfiguration, req.NamespacedName)
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if isPaused(obj) {
-		ctrl.LoggerFrom(ctx).V(1).Info("Skipped paused object")
-		return ctrl.Result{}, nil
-	}
-	oldStatus := obj.Status.DeepCopy()
+	return reconcileKind(ctx, &r.Deps, r, req)
+}
 
-	var err error
-	if !obj.DeletionTimestamp.IsZero() {
-		err = r.reconcileDelete(ctx, obj)
-	} else {
-		err = r.reconcileNormal(ctx, obj)
-	}
-
-	r.summarise(obj, oldStatus, err)
-	before := obj.DeepCopy()
-	before.Status = *oldStatus
-	changed := !equality.Semantic.DeepEqual(obj.Status, *oldStatus)
-	if perr := patchStatus(ctx, r.Client, obj, before, changed, touchLastSync(obj, &obj.Status.LastSyncTime, err)); perr != nil {
-		return ctrl.Result{}, errors.Join(err, perr)
-	}
-	return result(err, r.requeueAfter())
+func (r *ClientConfigurationReconciler) name() string { return kindClientConfiguration }
+func (r *ClientConfigurationReconciler) newObject() *voicev1alpha1.ClientConfiguration {
+	return &voicev1alpha1.ClientConfiguration{}
+}
+func (r *ClientConfigurationReconciler) status(obj *voicev1alpha1.ClientConfiguration) any {
+	return &obj.Status
+}
+func (r *ClientConfigurationReconciler) copyStatus(dst, src *voicev1alpha1.ClientConfiguration) {
+	dst.Status = src.Status
 }
 
 // requeueAfter is when a reconciled object is looked at again: each resync
@@ -244,7 +214,7 @@ func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1
 		// status reached the cache.
 		return r.conflict(ctx, obj, rival.String(), cfg)
 	}
-	if err := r.ensureFinalizer(ctx, obj); err != nil {
+	if err := addFinalizer(ctx, r.Client, obj, nil); err != nil {
 		return err
 	}
 	r.record(obj, api, cfg, drifted)
@@ -299,11 +269,8 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 	}
 	defer r.remote.release(api, obj, want.UniqueName)
 	intent := newIntent(api.AccountSID(), want, seen.freeAt, seen.vanished)
-	if err := patchMetadata(ctx, r.Client, obj, func() {
-		controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer)
-		setIntent(obj, intent)
-	}); err != nil {
-		return transient(voicev1alpha1.ReasonProgressing, err)
+	if err := addFinalizer(ctx, r.Client, obj, func() { setIntent(obj, intent) }); err != nil {
+		return err
 	}
 
 	created, err := api.Create(ctx, want)
@@ -449,16 +416,6 @@ func olderObject(a, b client.Object) bool {
 	return client.ObjectKeyFromObject(a).String() < client.ObjectKeyFromObject(b).String()
 }
 
-// ensureFinalizer adds the finalizer, before anything is written remotely,
-// to avoid the race between init and delete. A create adds it together
-// with the marker instead.
-func (r *ClientConfigurationReconciler) ensureFinalizer(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
-	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.AddFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
-		return transient(voicev1alpha1.ReasonProgressing, err)
-	}
-	return nil
-}
-
 // observeOnly reads the remote configuration, by id or by unique name, and
 // reports it and its drift without ever writing to it.
 func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput) error {
@@ -570,8 +527,8 @@ func (r *ClientConfigurationReconciler) deleteRefused(ctx context.Context, api V
 }
 
 func (r *ClientConfigurationReconciler) releaseFinalizer(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
-	if err := patchMetadata(ctx, r.Client, obj, func() { controllerutil.RemoveFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
-		return transient(voicev1alpha1.ReasonProgressing, err)
+	if err := releaseFinalizer(ctx, r.Client, obj); err != nil {
+		return err
 	}
 	r.remote.forget(obj)
 	return nil
@@ -604,16 +561,6 @@ func resyncRequested(obj *voicev1alpha1.ClientConfiguration) bool {
 	return ok && value != obj.Status.LastHandledReconcileAt
 }
 
-// summarise writes the conditions, observedGeneration and, for a new
-// failure, a Warning Event.
-func (r *ClientConfigurationReconciler) summarise(obj *voicev1alpha1.ClientConfiguration, old *voicev1alpha1.ClientConfigurationStatus, err error) {
-	summarise(r.Recorder, r.Metrics, kindClientConfiguration, obj, commonStatus{
-		conditions:         &obj.Status.Conditions,
-		observedGeneration: &obj.Status.ObservedGeneration,
-		lastHandled:        &obj.Status.LastHandledReconcileAt,
-	}, old.Conditions, err, r.readyMessage(obj))
-}
-
 func (r *ClientConfigurationReconciler) readyMessage(obj *voicev1alpha1.ClientConfiguration) string {
 	if obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly {
 		return fmt.Sprintf("Observing remote configuration %s (managementPolicy ObserveOnly: never written)", obj.Status.ID)
@@ -623,10 +570,6 @@ func (r *ClientConfigurationReconciler) readyMessage(obj *voicev1alpha1.ClientCo
 
 func (r *ClientConfigurationReconciler) event(obj *voicev1alpha1.ClientConfiguration, eventType, reason, action, note string, args ...any) {
 	r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
-}
-
-func (r *ClientConfigurationReconciler) connector() connector {
-	return connector{secrets: r.APIReader, clients: r.Clients}
 }
 
 // remoteIndex indexes ClientConfigurations by the remote configuration they

@@ -213,28 +213,22 @@ func patchStatus(ctx context.Context, c client.Client, obj, before client.Object
 	return nil
 }
 
-// commonStatus points at the status fields both kinds share.
-type commonStatus struct {
-	conditions         *[]metav1.Condition
-	observedGeneration *int64
-	lastHandled        *string
-}
-
 // summarise writes a reconcile's outcome into status: the conditions,
 // observedGeneration when the generation was handled, the handled
 // reconcile-requested-at value, the metrics, and a Warning Event for a new
 // failure. An object whose deletion went through is left alone: its status no
 // longer matters.
-func summarise(recorder events.EventRecorder, m *Metrics, kind string, obj client.Object, s commonStatus, old []metav1.Condition, err error, readyMessage string) {
+func summarise(recorder events.EventRecorder, m *Metrics, kind string, obj object, old []metav1.Condition, err error, readyMessage string) {
 	if !obj.GetDeletionTimestamp().IsZero() && err == nil {
 		return
 	}
+	status := obj.GetCommonStatus()
 	if value, ok := obj.GetAnnotations()[voicev1alpha1.AnnotationReconcileRequestedAt]; ok && err == nil {
-		*s.lastHandled = value
+		status.LastHandledReconcileAt = value
 	}
 	state := stateFor(err, readyMessage)
-	if setConditions(s.conditions, obj.GetGeneration(), state) {
-		*s.observedGeneration = obj.GetGeneration()
+	if setConditions(&status.Conditions, obj.GetGeneration(), state) {
+		status.ObservedGeneration = obj.GetGeneration()
 	}
 	m.observeReason(kind, client.ObjectKeyFromObject(obj), state.reason)
 	if err != nil {
@@ -245,11 +239,11 @@ func summarise(recorder events.EventRecorder, m *Metrics, kind string, obj clien
 // touchLastSync returns the patchStatus hook that stamps lastSyncTime when a
 // status write happens anyway and the object is in sync, so the field never
 // causes a write by itself.
-func touchLastSync(obj client.Object, lastSync **metav1.Time, err error) func() {
+func touchLastSync(obj object, err error) func() {
 	return func() {
 		if err == nil && obj.GetDeletionTimestamp().IsZero() {
 			now := metav1.Now()
-			*lastSync = &now
+			obj.GetCommonStatus().LastSyncTime = &now
 		}
 	}
 }

@@ -151,24 +151,20 @@ func startManager() {
 		<-stopped
 	})
 	GinkgoWriter.Printf("observing remote configurations with --observe=%s\n", observeMode)
-	Expect((&controllers.ClientConfigurationReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		Clients:                 controllers.NewClientFactory(factory),
-		Recorder:                mgr.GetEventRecorder("voice-operator"),
-		ResyncPeriod:            resyncPeriod,
-		MaxConcurrentReconciles: 4,
-		Observe:                 controllers.ObserveMode(observeMode),
-		PageSize:                10,
-	}).SetupWithManager(ctx, mgr)).To(Succeed())
-
-	Expect((&controllers.AccountDefaultReconciler{
+	deps := controllers.Deps{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Clients:      controllers.NewClientFactory(factory),
 		Recorder:     mgr.GetEventRecorder("voice-operator"),
 		ResyncPeriod: resyncPeriod,
+	}
+	Expect((&controllers.ClientConfigurationReconciler{
+		Deps:                    deps,
+		MaxConcurrentReconciles: 4,
+		Observe:                 controllers.ObserveMode(observeMode),
+		PageSize:                10,
 	}).SetupWithManager(ctx, mgr)).To(Succeed())
+	Expect((&controllers.AccountDefaultReconciler{Deps: deps}).SetupWithManager(ctx, mgr)).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()

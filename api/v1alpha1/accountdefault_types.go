@@ -57,29 +57,9 @@ type AccountDefaultStatus struct {
 	// +optional
 	AccountSID string `json:"accountSid,omitempty"`
 
-	// observedGeneration is the metadata.generation the controller last fully
-	// handled.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready (the summary), Reconciling and Stalled (kstatus's
-	// abnormal-true conditions).
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +patchStrategy=merge
-	// +patchMergeKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
-
-	// lastSyncTime is when the account's default was last found to be the
-	// desired one.
-	// +optional
-	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
-
-	// lastHandledReconcileAt echoes the last handled value of the
-	// voice.twilio-operator.io/reconcile-requested-at annotation.
-	// +optional
-	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+	// The conditions are Ready (the summary), Reconciling and Stalled
+	// (kstatus's abnormal-true conditions).
+	CommonStatus `json:",inline"`
 }
 
 // AccountDefault makes one Client Configuration the default of a Twilio
@@ -125,3 +105,6 @@ type AccountDefaultList struct {
 func init() {
 	SchemeBuilder.Register(&AccountDefault{}, &AccountDefaultList{})
 }
+
+// GetCommonStatus returns the part of the status both kinds share.
+func (o *AccountDefault) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }

@@ -114,32 +114,11 @@ type ClientConfigurationStatus struct {
 	// +optional
 	AccountSID string `json:"accountSid,omitempty"`
 
-	// observedGeneration is the metadata.generation the controller last fully
-	// handled; Ready speaks of this generation.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready (the summary), Reconciling and Stalled (kstatus's
-	// abnormal-true conditions, present while work is under way or waiting for
-	// a person), and InSync (whether the remote side matches the spec).
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +patchStrategy=merge
-	// +patchMergeKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
-
-	// lastSyncTime is when the remote configuration was last found to match
-	// the spec (or, under ObserveOnly, last read). It changes only when
-	// something else in status changes, so that a quiet resync writes nothing.
-	// +optional
-	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
-
-	// lastHandledReconcileAt echoes the last value of the
-	// voice.twilio-operator.io/reconcile-requested-at annotation that was
-	// handled.
-	// +optional
-	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+	// The conditions are Ready (the summary), Reconciling and Stalled
+	// (kstatus's abnormal-true conditions, present while work is under way or
+	// waiting for a person), and InSync (whether the remote side matches the
+	// spec).
+	CommonStatus `json:",inline"`
 
 	// remote is the remote configuration as last observed.
 	// +optional
@@ -206,3 +185,6 @@ type ClientConfigurationList struct {
 func init() {
 	SchemeBuilder.Register(&ClientConfiguration{}, &ClientConfigurationList{})
 }
+
+// GetCommonStatus returns the part of the status both kinds share.
+func (o *ClientConfiguration) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }

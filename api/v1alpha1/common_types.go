@@ -1,5 +1,7 @@
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // Annotations the controllers read. Each is a way for a person (or a GitOps
 // tool) to steer one object without changing its spec.
 const (
@@ -81,6 +83,40 @@ const (
 	// DeletionPolicyOrphan leaves the remote side as it is.
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
 )
+
+// CommonStatus is the part of the status both kinds share: how far the
+// controller got, and when.
+type CommonStatus struct {
+	// observedGeneration is the metadata.generation the controller last fully
+	// handled (done, or stalled waiting for a person); Ready speaks of this
+	// generation.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready (the summary), and Reconciling or Stalled (kstatus's
+	// abnormal-true conditions, present while work is under way or waiting
+	// for a person); a ClientConfiguration also has InSync (whether the
+	// remote side matches the spec). Each carries the generation it speaks
+	// of.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// lastSyncTime is when the remote side was last found as the spec wants
+	// it (under ObserveOnly: last read). It changes only when something else
+	// in status changes, so that a quiet resync writes nothing.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// lastHandledReconcileAt echoes the last value of the
+	// voice.twilio-operator.io/reconcile-requested-at annotation that was
+	// handled.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+}
 
 // Condition types. Ready is the summary; Reconciling and Stalled follow the
 // kstatus convention of "abnormal-true" conditions, present only while the

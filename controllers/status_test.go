@@ -1,0 +1,68 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/voice"
+)
+
+// TestErrorMapping is the one table of how a failure becomes a condition
+// reason, a class, and what controller-runtime is told: every remote error
+// class through remoteError, and the step errors the controllers build.
+func TestErrorMapping(t *testing.T) {
+	type outcome struct {
+		Reason   string
+		Class    errorClass
+		Requeue  time.Duration // RequeueAfter of the result
+		Returned bool          // the error goes back to the workqueue (its backoff)
+		Terminal bool          // ... as a TerminalError: never retried by itself
+	}
+	remote := func(class voice.Class, retryAfter time.Duration) error {
+		return remoteError("doing it", &voice.Error{Op: "op", Class: class, RetryAfter: retryAfter})
+	}
+	cases := map[string]struct {
+		err  error
+		want outcome
+	}{
+		"success":                      {err: nil, want: outcome{Requeue: time.Minute}},
+		"400: the spec is wrong":       {err: remote(voice.ClassInvalid, 0), want: outcome{Reason: voicev1alpha1.ReasonInvalidSpec, Class: classStalled, Returned: true, Terminal: true}},
+		"409: the name is taken":       {err: remote(voice.ClassConflict, 0), want: outcome{Reason: voicev1alpha1.ReasonAlreadyExists, Class: classStalled, Returned: true, Terminal: true}},
+		"401/403: credentials refused": {err: remote(voice.ClassUnauthorized, 0), want: outcome{Reason: voicev1alpha1.ReasonCredentialsRejected, Class: classTransient, Returned: true}},
+		"another account answered":     {err: remote(voice.ClassAccountMismatch, 0), want: outcome{Reason: voicev1alpha1.ReasonAccountMismatch, Class: classStalled, Returned: true, Terminal: true}},
+		"429 with Retry-After":         {err: remote(voice.ClassThrottled, 7*time.Second), want: outcome{Reason: voicev1alpha1.ReasonThrottled, Class: classThrottled, Requeue: 7 * time.Second}},
+		"429 without Retry-After":      {err: remote(voice.ClassThrottled, 0), want: outcome{Reason: voicev1alpha1.ReasonThrottled, Class: classThrottled, Requeue: 5 * time.Second}},
+		"5xx or network":               {err: remote(voice.ClassUnavailable, 0), want: outcome{Reason: voicev1alpha1.ReasonRemoteUnavailable, Class: classTransient, Returned: true}},
+		"unreadable answer":            {err: remote(voice.ClassMalformed, 0), want: outcome{Reason: voicev1alpha1.ReasonRemoteUnavailable, Class: classTransient, Returned: true}},
+		"404 where no 404 is expected": {err: remote(voice.ClassNotFound, 0), want: outcome{Reason: voicev1alpha1.ReasonRemoteUnavailable, Class: classTransient, Returned: true}},
+		"waiting for a Secret":         {err: waitingFor(voicev1alpha1.ReasonCredentialsNotFound, errors.New("no Secret")), want: outcome{Reason: voicev1alpha1.ReasonCredentialsNotFound, Class: classWaiting}},
+		"waiting with a delay": {err: &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, after: 5 * time.Second, err: errors.New("default")},
+			want: outcome{Reason: voicev1alpha1.ReasonIsDefault, Class: classWaiting, Requeue: 5 * time.Second}},
+		"a step error wrapped again": {err: fmt.Errorf("context: %w", stalled(voicev1alpha1.ReasonConflict, errors.New("two owners"))),
+			want: outcome{Reason: voicev1alpha1.ReasonConflict, Class: classStalled, Returned: true, Terminal: true}},
+		"an error of our own apiserver writes": {err: transient(voicev1alpha1.ReasonProgressing, errors.New("conflict")),
+			want: outcome{Reason: voicev1alpha1.ReasonProgressing, Class: classTransient, Returned: true}},
+		"anything unclassified": {err: errors.New("boom"), want: outcome{Reason: voicev1alpha1.ReasonRemoteUnavailable, Class: classTransient, Returned: true}},
+	}
+	for name, c := range cases {
+		res, err := result(c.err, time.Minute)
+		got := outcome{Requeue: res.RequeueAfter, Returned: err != nil, Terminal: errors.Is(err, reconcile.TerminalError(nil))}
+		if c.err != nil {
+			step := asStep(c.err)
+			got.Reason, got.Class = step.reason, step.class
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+		state := stateFor(c.err, "fine")
+		if wantStalled := c.want.Class == classStalled; state.stalled != wantStalled || state.reconciling != (c.err != nil && !wantStalled) {
+			t.Errorf("%s: conditions stalled=%v reconciling=%v", name, state.stalled, state.reconciling)
+		}
+	}
+}
