@@ -2,8 +2,6 @@ package controllers_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 	"github.com/twilio-operator/voice-operator/internal/voice"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
@@ -165,7 +164,7 @@ const secretName = "twilio-credentials"
 // newTenant creates a namespace and a fresh simulator account; with
 // withSecret, also the credentials Secret for that account.
 func newTenant(ctx context.Context, withSecret bool) tenant {
-	t := tenant{ns: newNamespace(ctx), account: "AC" + randomHex(16), token: "tok-" + randomHex(12)}
+	t := tenant{ns: newNamespace(ctx), account: "AC" + localenv.RandomHex(16), token: "tok-" + localenv.RandomHex(12)}
 	sim.AddAccount(t.account, t.token)
 	if withSecret {
 		t.createSecret(ctx, secretName, t.account, t.token)
@@ -185,7 +184,7 @@ func (t tenant) sibling(ctx context.Context) tenant {
 // simulator account and returns that account.
 func (t tenant) moveSecretToNewAccount(ctx context.Context) string {
 	GinkgoHelper()
-	other := "AC" + randomHex(16)
+	other := "AC" + localenv.RandomHex(16)
 	sim.AddAccount(other, "other-token")
 	secret := &corev1.Secret{}
 	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: secretName}, secret)).To(Succeed())
@@ -348,9 +347,3 @@ func simShapeOptions() voicesim.Options {
 
 // httptestRecorder swallows an answer a hook does not pass on.
 func httptestRecorder() http.ResponseWriter { return httptest.NewRecorder() }
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}

@@ -16,6 +16,7 @@ import (
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/controllers"
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
@@ -250,8 +251,8 @@ var _ = Describe("Ownership", func() {
 
 	Context("account identity", func() {
 		It("catches a Secret pairing this account's SID with another account's API key before writing there", func(ctx SpecContext) {
-			elsewhere := "AC" + randomHex(16)
-			key, secret := "SK"+randomHex(16), "secret-"+randomHex(8)
+			elsewhere := "AC" + localenv.RandomHex(16)
+			key, secret := "SK"+localenv.RandomHex(16), "secret-"+localenv.RandomHex(8)
 			sim.AddAPIKey(elsewhere, key, secret)
 			_, err := sim.CreateOutOfBand(elsewhere, consoleMade("already-there"))
 			Expect(err).NotTo(HaveOccurred())
@@ -269,8 +270,8 @@ var _ = Describe("Ownership", func() {
 		})
 
 		It("deletes at once what a create made in the wrong account, when nothing could reveal it before", func(ctx SpecContext) {
-			elsewhere := "AC" + randomHex(16)
-			key, secret := "SK"+randomHex(16), "secret-"+randomHex(8)
+			elsewhere := "AC" + localenv.RandomHex(16)
+			key, secret := "SK"+localenv.RandomHex(16), "secret-"+localenv.RandomHex(8)
 			sim.AddAPIKey(elsewhere, key, secret) // an empty account: its List shows no account at all
 			t.createKeySecret(ctx, "mixed", t.account, key, secret)
 			obj := t.clientConfiguration("stray", func(o *voicev1alpha1.ClientConfiguration) { o.Spec.CredentialsRef.Name = "mixed" })
@@ -306,7 +307,7 @@ var _ = Describe("Ownership", func() {
 	})
 
 	It("keeps drift detection of one namespace going when another namespace's key to the same account is revoked", func(ctx SpecContext) {
-		key, secret := "SK"+randomHex(16), "secret-"+randomHex(8)
+		key, secret := "SK"+localenv.RandomHex(16), "secret-"+localenv.RandomHex(8)
 		sim.AddAPIKey(t.account, key, secret)
 		other := t.sibling(ctx)
 		other.createKeySecret(ctx, "by-key", t.account, key, secret)
@@ -317,7 +318,7 @@ var _ = Describe("Ownership", func() {
 		waitReady(ctx, mine)
 		waitReady(ctx, theirs)
 
-		sim.AddAPIKey(t.account, key, "revoked-"+randomHex(8))
+		sim.AddAPIKey(t.account, key, "revoked-"+localenv.RandomHex(8))
 		DeferCleanup(func() { sim.AddAPIKey(t.account, key, secret) }) // so the object can go
 		Expect(sim.EditOutOfBand(t.account, mine.Status.ID, func(r *voicesim.Record) { r.CallNotificationMethod = "GET" })).To(Succeed())
 		Eventually(func() string { return t.remoteByName("by-token")[0].CallNotificationMethod }).WithContext(ctx).WithTimeout(3 * resyncPeriod).

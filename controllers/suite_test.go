@@ -26,7 +26,7 @@ import (
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/controllers"
-	"github.com/twilio-operator/voice-operator/internal/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 	"github.com/twilio-operator/voice-operator/internal/voice"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
@@ -110,7 +110,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	// The controllers run as the operator's ServiceAccount with exactly the
 	// permissions config/rbac grants, never as the admin the tests are.
-	Expect(localenv.InstallRBAC(context.Background(), k8sClient, "..")).To(Succeed())
+	Expect(kube.InstallRBAC(context.Background(), k8sClient, "..")).To(Succeed())
 
 	shape, err := voicesim.Shape(simShape)
 	Expect(err).NotTo(HaveOccurred())
@@ -126,7 +126,7 @@ var _ = BeforeSuite(func() {
 // startManager runs both controllers, as main.go wires them, in a goroutine
 // until the suite ends.
 func startManager() {
-	mgrCfg := localenv.AsOperator(cfg)
+	mgrCfg := kube.AsOperator(cfg)
 	mgrCfg.WrapTransport = writesSeen.wrap
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:                 scheme,

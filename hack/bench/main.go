@@ -1,7 +1,7 @@
 // Command bench measures the operator's cost (`make bench`): it starts a
 // control plane, the Voice API simulator and the operator binary, runs each
 // configuration through create, steady, update and delete, prints one table
-// and writes one JSON file. See test/bench for what is measured and how.
+// and writes one JSON file. See internal/bench for what is measured and how.
 package main
 
 import (
@@ -16,7 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twilio-operator/voice-operator/test/bench"
+	"github.com/twilio-operator/voice-operator/internal/bench"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 )
 
 func main() {
@@ -45,7 +46,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	env, err := bench.StartEnv(ctx, root, logf)
+	env, err := kube.StartEnv(ctx, root, logf)
 	if err != nil {
 		fail(err)
 	}
@@ -58,7 +59,7 @@ func main() {
 		if *profile {
 			cfg.ProfileDir = *out
 		}
-		res, err := env.Run(ctx, cfg, logf)
+		res, err := bench.Run(ctx, env, cfg, logf)
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", cfg.Name(), err))
 		}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twilio-operator/voice-operator/hack/demo/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 )
 
 // errProcessExited is why a step was cut short when a child process ended.
@@ -28,7 +28,7 @@ type demo struct {
 	cpLog       *os.File
 	sim         *localenv.Simulator
 	simLog      *os.File
-	operator    *localenv.Process
+	operator    *localenv.Operator
 	operatorLog *os.File
 }
 
@@ -104,17 +104,17 @@ func (d *demo) startSimulator(ctx context.Context) error {
 	return nil
 }
 
-func (d *demo) startOperator(context.Context) error {
+func (d *demo) startOperator(ctx context.Context) error {
 	var err error
 	if d.operatorLog, err = os.Create(filepath.Join(d.dir, "operator.log")); err != nil {
 		return err
 	}
-	d.operator, err = localenv.StartOperator(localenv.OperatorOptions{
-		Binary:       d.bins.Operator,
-		Kubeconfig:   d.cp.OperatorKubeconfig,
-		VoiceAPIURL:  d.sim.URL,
-		ResyncPeriod: d.options.resync,
-		Log:          d.operatorLog,
+	d.operator, err = localenv.StartOperator(ctx, localenv.OperatorOptions{
+		Binary:      d.bins.Operator,
+		Kubeconfig:  d.cp.OperatorKubeconfig,
+		VoiceAPIURL: d.sim.URL,
+		Args:        []string{"--resync-period", d.options.resync.String()},
+		Log:         d.operatorLog,
 	})
 	if err != nil {
 		return err
@@ -160,7 +160,7 @@ func (d *demo) waitReady(ctx context.Context) error {
 // anyExited delivers the first of the demo's processes to end by itself.
 func (d *demo) anyExited() <-chan *localenv.Process {
 	exited := make(chan *localenv.Process, 3)
-	for _, p := range []*localenv.Process{d.operator, d.sim.Process, d.cp.Process} {
+	for _, p := range []*localenv.Process{d.operator.Process, d.sim.Process, d.cp.Process} {
 		go func() {
 			<-p.Done()
 			exited <- p
@@ -191,10 +191,10 @@ func (d *demo) explainFailure() {
 // however the demo ends.
 func (d *demo) teardown() {
 	if d.operator != nil {
-		d.stop(d.operator, func() error { return d.operator.Stop(15 * time.Second) })
+		d.stop(d.operator.Process, d.operator.Stop)
 	}
 	if d.sim != nil {
-		d.stop(d.sim.Process, func() error { return d.sim.Stop(15 * time.Second) })
+		d.stop(d.sim.Process, d.sim.Stop)
 	}
 	if d.cp != nil {
 		d.stop(d.cp.Process, d.cp.Stop)

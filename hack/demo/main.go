@@ -26,7 +26,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twilio-operator/voice-operator/hack/demo/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 )
 
 // namespace is where the samples go: the kubeconfig's default, so that a

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/twilio-operator/voice-operator/hack/demo/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 

@@ -1,10 +1,13 @@
-package bench
+package bench_test
 
 import (
 	"context"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/twilio-operator/voice-operator/internal/bench"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 )
 
 // TestCountsPerObject runs the benchmark at a small size and holds the
@@ -18,15 +21,15 @@ import (
 func TestCountsPerObject(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	env, err := StartEnv(ctx, "../..", t.Logf)
+	env, err := kube.StartEnv(ctx, "../..", t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer env.Stop()
 
-	cfg := Config{Objects: 40, Accounts: 2, Observe: "list", Resync: 2 * time.Second, SteadyPeriods: 3,
+	cfg := bench.Config{Objects: 40, Accounts: 2, Observe: "list", Resync: 2 * time.Second, SteadyPeriods: 3,
 		Concurrency: 4, VoiceQPS: 200, KubeQPS: 200, PageSize: 8, EditPercent: 10}
-	res, err := env.Run(ctx, cfg, t.Logf)
+	res, err := bench.Run(ctx, env, cfg, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,17 +42,17 @@ func TestCountsPerObject(t *testing.T) {
 		got, want float64
 		atMost    bool
 	}{
-		{"POST per created object", create.PerObject(create.Remote[RoutePost]), 1, false},
-		{"GET by id per created object", create.PerObject(create.Remote[RouteGet]), 0, false},
-		{"List pages to check the names free", float64(create.Remote[RouteList]), 2 * maxReadsPerPeriod, true},
-		{"PUT per created object", create.PerObject(create.Remote[RoutePut]), 0, false},
+		{"POST per created object", create.PerObject(create.Remote[bench.RoutePost]), 1, false},
+		{"GET by id per created object", create.PerObject(create.Remote[bench.RouteGet]), 0, false},
+		{"List pages to check the names free", float64(create.Remote[bench.RouteList]), 2 * maxReadsPerPeriod, true},
+		{"PUT per created object", create.PerObject(create.Remote[bench.RoutePut]), 0, false},
 		{"apiserver writes per created object", create.PerObject(create.KubeWrites), 2, true},
 		{"remote writes per steady period", steady.PerPeriod(steady.Writes()), 0, false},
 		{"apiserver writes per steady period", steady.PerPeriod(steady.KubeWrites), 0, false},
 		{"remote reads per steady period", steady.PerPeriod(steady.Reads()), maxReadsPerPeriod, true},
-		{"PUT per edited object", update.PerObject(update.Remote[RoutePut]), 1, false},
-		{"POST during the edit", float64(update.Remote[RoutePost]), 0, false},
-		{"DELETE per deleted object", del.PerObject(del.Remote[RouteDelete]), 1, false},
+		{"PUT per edited object", update.PerObject(update.Remote[bench.RoutePut]), 1, false},
+		{"POST during the edit", float64(update.Remote[bench.RoutePost]), 0, false},
+		{"DELETE per deleted object", del.PerObject(del.Remote[bench.RouteDelete]), 1, false},
 	}
 	for _, c := range checks {
 		if (c.atMost && c.got > c.want) || (!c.atMost && c.got != c.want) {

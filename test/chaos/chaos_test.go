@@ -23,8 +23,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/twilio-operator/voice-operator/internal/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
-	"github.com/twilio-operator/voice-operator/test/bench"
 )
 
 var (
@@ -33,11 +33,11 @@ var (
 )
 
 // env is the control plane, simulator and operator binary all tests share.
-var env *bench.Env
+var env *kube.Env
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	e, err := bench.StartEnv(context.Background(), "../..", log.Printf)
+	e, err := kube.StartEnv(context.Background(), "../..", log.Printf)
 	if err != nil {
 		log.Print(err)
 		os.Exit(1)
@@ -109,7 +109,7 @@ func TestKillsDuringAStormLoseNothing(t *testing.T) {
 			}
 			at := killTimes(rand.New(rand.NewPCG(uint64(seed), 2)), sz.kills, sz.storm)
 			type killer struct {
-				op  *bench.Operator // the one running when the storm ended
+				op  *localenv.Operator // the one running when the storm ended
 				err error
 			}
 			killed := make(chan killer, 1)
@@ -192,7 +192,7 @@ func TestLeaderFailoverDuringAStorm(t *testing.T) {
 	leaderAPI, standbyAPI := httptest.NewServer(leaderWrites.wrap(env.Sim)), httptest.NewServer(standbyWrites.wrap(env.Sim))
 	defer leaderAPI.Close()
 	defer standbyAPI.Close()
-	electing := []string{"--leader-elect", "--leader-election-namespace", localenv.OperatorNamespace,
+	electing := []string{"--leader-elect", "--leader-election-namespace", kube.OperatorNamespace,
 		"--leader-elect-lease-duration", lease.String(), "--leader-elect-renew-deadline", renew.String(), "--leader-elect-retry-period", retry.String()}
 
 	// The later --voice-api-url wins over the one StartOperator sets.
@@ -310,7 +310,7 @@ func startStorm(ctx context.Context, t *testing.T, seed int64, n int) *storm {
 
 // startOperator starts an operator process; if the test fails, its log is
 // kept for the post-mortem.
-func startOperator(ctx context.Context, t *testing.T, args ...string) (*bench.Operator, error) {
+func startOperator(ctx context.Context, t *testing.T, args ...string) (*localenv.Operator, error) {
 	op, err := env.StartOperator(ctx, append(slices.Clone(operatorArgs), args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("starting the operator: %w", err)

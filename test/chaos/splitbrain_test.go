@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/twilio-operator/voice-operator/internal/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 )
 
 // TestSplitBrainFrozenLeaderWritesNothing freezes the leader (SIGSTOP) in
@@ -39,16 +39,16 @@ func TestSplitBrainFrozenLeaderWritesNothing(t *testing.T) {
 	env.Sim.ResetCalls()
 
 	type replica struct {
-		remote, kube *writeLog
-		args         []string
+		remote, apiserver *writeLog
+		args              []string
 	}
 	replicas := make([]replica, 2)
 	for i := range replicas {
-		remote, kube := &writeLog{}, &writeLog{}
+		remote, apiserver := &writeLog{}, &writeLog{}
 		api := httptest.NewServer(remote.wrap(env.Sim))
 		defer api.Close()
-		kubeconfig := apiserverProxy(t, kube, fmt.Sprintf("replica-%d", i))
-		replicas[i] = replica{remote: remote, kube: kube, args: []string{"--leader-elect", "--leader-election-namespace", localenv.OperatorNamespace,
+		kubeconfig := apiserverProxy(t, apiserver, fmt.Sprintf("replica-%d", i))
+		replicas[i] = replica{remote: remote, apiserver: apiserver, args: []string{"--leader-elect", "--leader-election-namespace", kube.OperatorNamespace,
 			"--leader-elect-lease-duration", lease.String(), "--leader-elect-renew-deadline", renew.String(), "--leader-elect-retry-period", retry.String(),
 			"--voice-api-url", api.URL, "--kubeconfig", kubeconfig}}
 	}
@@ -112,13 +112,13 @@ func TestSplitBrainFrozenLeaderWritesNothing(t *testing.T) {
 	}
 
 	old, current := replicas[0], replicas[1]
-	remoteAfter, kubeAfter := old.remote.since(f.resumed), workWrites(old.kube.since(f.resumed))
+	remoteAfter, kubeAfter := old.remote.since(f.resumed), workWrites(old.apiserver.since(f.resumed))
 	t.Logf("leader frozen at %s for %s (lease %s); standby acquired the lease %s after the freeze; old leader exited by itself: %v",
 		f.stopped.Format(time.StampMilli), f.resumed.Sub(f.stopped).Round(time.Millisecond), lease,
 		f.acquired.Sub(f.stopped).Round(time.Millisecond), leader.Exited())
 	t.Logf("writes by the old leader: remote %d before the freeze, %d after it resumed; apiserver %d before, %d after (lease renewals not counted)",
-		len(old.remote.spans())-len(remoteAfter), len(remoteAfter), len(workWrites(old.kube.spans()))-len(kubeAfter), len(kubeAfter))
-	t.Logf("writes by the new leader: remote %d, apiserver %d", len(current.remote.spans()), len(workWrites(current.kube.spans())))
+		len(old.remote.spans())-len(remoteAfter), len(remoteAfter), len(workWrites(old.apiserver.spans()))-len(kubeAfter), len(kubeAfter))
+	t.Logf("writes by the new leader: remote %d, apiserver %d", len(current.remote.spans()), len(workWrites(current.apiserver.spans())))
 	if len(old.remote.spans()) == 0 || len(current.remote.spans()) == 0 {
 		t.Fatalf("each replica must have written while it led: old %d, new %d", len(old.remote.spans()), len(current.remote.spans()))
 	}
@@ -174,7 +174,7 @@ func apiserverProxy(t *testing.T, log *writeLog, name string) string {
 
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: "http://" + ln.Addr().String()}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Impersonate: localenv.OperatorUser}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Impersonate: kube.OperatorUser}
 	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
 	cfg.CurrentContext = name
 	path := filepath.Join(t.TempDir(), "kubeconfig")

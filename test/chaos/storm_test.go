@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
-	"github.com/twilio-operator/voice-operator/test/bench"
 )
 
 // wanted is what the storm last asked of one object's remote configuration.
@@ -30,7 +30,7 @@ type wanted struct {
 // asked for. Every choice comes from rng, so a seed replays the same
 // sequence of writes (their timing against the kills varies).
 type storm struct {
-	env     *bench.Env
+	env     *kube.Env
 	ns      string
 	creds   string
 	account string
@@ -52,7 +52,7 @@ type storm struct {
 	edits            map[string]int // field → spec edits of it
 }
 
-func newStorm(env *bench.Env, ns, creds, account string, n int, rng *rand.Rand) *storm {
+func newStorm(env *kube.Env, ns, creds, account string, n int, rng *rand.Rand) *storm {
 	return &storm{
 		env: env, ns: ns, creds: creds, account: account, n: n, rng: rng,
 		live: map[string]wanted{}, deleted: map[string]bool{}, owner: map[string]string{},

@@ -2,6 +2,6 @@
 // against the operator running as its own process (the binary `make build`
 // makes), the Twilio API simulator as another, a real kube-apiserver, and the
 // kubectl the toolchain builds. It runs the same local environment as
-// `make demo` (hack/demo/localenv) and needs KUBEBUILDER_ASSETS, which
+// `make demo` (internal/localenv) and needs KUBEBUILDER_ASSETS, which
 // `make test` sets.
 package e2e

@@ -11,7 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/twilio-operator/voice-operator/hack/demo/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 )
 
 // resyncPeriod is the operator's --resync-period: short, so that a spec sees
@@ -27,7 +27,7 @@ var (
 	// sim is the simulator process; specs read the remote side from it.
 	sim *localenv.Simulator
 	// operator is the operator process.
-	operator *localenv.Process
+	operator *localenv.Operator
 	// operatorLog is the file the operator logs to, shown when a spec fails.
 	operatorLog string
 )
@@ -79,27 +79,27 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 	sim, err = localenv.StartSimulator(ctx, bins.Simulator, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(sim.Stop, 5*time.Second)
+	DeferCleanup(sim.Stop)
 
 	operatorLog = filepath.Join(work, "operator.log")
 	logFile, err := os.Create(operatorLog)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(logFile.Close)
-	operator, err = localenv.StartOperator(localenv.OperatorOptions{
-		Binary:       bins.Operator,
-		Kubeconfig:   cp.OperatorKubeconfig,
-		VoiceAPIURL:  sim.URL,
-		ResyncPeriod: resyncPeriod,
-		Log:          logFile,
+	operator, err = localenv.StartOperator(ctx, localenv.OperatorOptions{
+		Binary:      bins.Operator,
+		Kubeconfig:  cp.OperatorKubeconfig,
+		VoiceAPIURL: sim.URL,
+		Args:        []string{"--resync-period", resyncPeriod.String()},
+		Log:         logFile,
 	})
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() error { return operator.Stop(15 * time.Second) })
+	DeferCleanup(func() error { return operator.Stop() })
 }, NodeTimeout(5*time.Minute))
 
 // Every spec starts with every process alive, so a crash shows up as such and
 // not as a timeout somewhere later.
 var _ = BeforeEach(func() {
-	Expect(operator.Done()).NotTo(BeClosed(), "the operator exited: %v\n%s", exitError(operator), logTail(operatorLog, 40))
+	Expect(operator.Done()).NotTo(BeClosed(), "the operator exited: %v\n%s", exitError(operator.Process), logTail(operatorLog, 40))
 	Expect(sim.Done()).NotTo(BeClosed(), "the simulator exited: %v", exitError(sim.Process))
 	Expect(cp.Done()).NotTo(BeClosed(), "the control plane exited: %v", exitError(cp.Process))
 })

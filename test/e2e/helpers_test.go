@@ -2,8 +2,6 @@ package e2e_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
@@ -33,7 +32,7 @@ type tenant struct {
 // leaves objects reconciling behind it.
 func newTenant(ctx context.Context) tenant {
 	GinkgoHelper()
-	t := tenant{ns: "e2e-" + randomHex(4), account: "AC" + randomHex(16), token: "token-" + randomHex(8)}
+	t := tenant{ns: "e2e-" + localenv.RandomHex(4), account: "AC" + localenv.RandomHex(16), token: "token-" + localenv.RandomHex(8)}
 	Expect(sim.AddAccount(ctx, t.account, t.token)).To(Succeed())
 	kubectl(ctx, "create", "namespace", t.ns)
 	t.overlay = writeOverlay(t)
@@ -189,10 +188,4 @@ func readsIn(calls map[string]int) int {
 		}
 	}
 	return n
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

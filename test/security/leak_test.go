@@ -20,8 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
-	"github.com/twilio-operator/voice-operator/test/bench"
 )
 
 // TestSecretsNeverLeaveTheirSecrets runs the operator, at debug log level,
@@ -33,7 +33,7 @@ import (
 func TestSecretsNeverLeaveTheirSecrets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	env, err := bench.StartEnv(ctx, "../..", t.Logf)
+	env, err := kube.StartEnv(ctx, "../..", t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestSecretsNeverLeaveTheirSecrets(t *testing.T) {
 }
 
 // collect returns the lists' items in the namespace as JSON.
-func collect(ctx context.Context, t *testing.T, env *bench.Env, ns string, lists ...client.ObjectList) string {
+func collect(ctx context.Context, t *testing.T, env *kube.Env, ns string, lists ...client.ObjectList) string {
 	t.Helper()
 	var b strings.Builder
 	for _, list := range lists {
@@ -147,7 +147,7 @@ func collect(ctx context.Context, t *testing.T, env *bench.Env, ns string, lists
 	return b.String()
 }
 
-func waitFor(ctx context.Context, t *testing.T, env *bench.Env, obj *voicev1alpha1.ClientConfiguration, reason string) {
+func waitFor(ctx context.Context, t *testing.T, env *kube.Env, obj *voicev1alpha1.ClientConfiguration, reason string) {
 	t.Helper()
 	for {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err == nil {
@@ -164,7 +164,7 @@ func waitFor(ctx context.Context, t *testing.T, env *bench.Env, obj *voicev1alph
 }
 
 // waitGone waits until obj no longer exists.
-func waitGone(ctx context.Context, t *testing.T, env *bench.Env, obj client.Object) {
+func waitGone(ctx context.Context, t *testing.T, env *kube.Env, obj client.Object) {
 	t.Helper()
 	for {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); apierrors.IsNotFound(err) {

@@ -1,6 +1,6 @@
 // Command controlplane runs etcd and kube-apiserver from the envtest
 // toolchain with the operator's CRDs installed, for the demo and the
-// end-to-end suite, which start it through hack/demo/localenv. It writes the
+// end-to-end suite, which start it through internal/localenv. It writes the
 // admin user's kubeconfig, prints "ready <apiserver URL>" once the CRDs are
 // served, and stops the control plane on SIGINT or SIGTERM, or, with
 // --stop-on-stdin-eof, when its standard input closes: the program that
@@ -32,7 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/twilio-operator/voice-operator/internal/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 )
 
 // options are the command-line flags.
@@ -127,10 +127,10 @@ func installOperatorIdentity(ctx context.Context, cfg *rest.Config, root, path s
 	if err != nil {
 		return err
 	}
-	if err := localenv.InstallRBAC(ctx, c, root); err != nil {
+	if err := kube.InstallRBAC(ctx, c, root); err != nil {
 		return err
 	}
-	content, err := localenv.OperatorKubeconfig(admin)
+	content, err := kube.OperatorKubeconfig(admin)
 	if err != nil {
 		return err
 	}

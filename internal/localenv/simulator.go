@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -31,14 +30,14 @@ type Simulator struct {
 // waits for the line that says where it listens. Everything it prints goes to
 // log.
 func StartSimulator(ctx context.Context, binary string, log io.Writer) (*Simulator, error) {
-	cmd := exec.Command(binary, "--addr", "127.0.0.1:0")
-	line, p, err := startAnnounced(ctx, "simulator", cmd, log, 15*time.Second)
+	cmd, stop := command(binary, time.Second, "--addr", "127.0.0.1:0")
+	line, p, err := startAnnounced(ctx, "simulator", cmd, stop, log, 15*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	url, ok := strings.CutPrefix(line, "listening on ")
 	if !ok || !strings.HasPrefix(url, "http://") {
-		_ = p.Stop(time.Second)
+		_ = p.Stop()
 		return nil, fmt.Errorf("the simulator said %q, not \"listening on http://...\"", line)
 	}
 	return &Simulator{Process: p, URL: url, http: &http.Client{Timeout: 5 * time.Second}}, nil

@@ -15,9 +15,9 @@ import (
 )
 
 // scrape reads the operator's metrics as "name{k="v",...}" → value.
-func (op *Operator) scrape() (map[string]float64, error) {
+func (op *operator) scrape() (map[string]float64, error) {
 	client := http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get("http://" + op.metricsAddr + "/metrics")
+	resp, err := client.Get(op.MetricsURL())
 	if err != nil {
 		return nil, err
 	}

@@ -1,21 +1,23 @@
+// Package bench measures what the operator costs: remote calls, apiserver
+// writes, time to Ready, memory and CPU, phase by phase, against a real
+// kube-apiserver, the Voice API simulator and the operator binary running as
+// its own process (internal/localenv/kube.Env). `make bench` runs it
+// through hack/bench; a small size runs inside `make test` (test/bench) as a
+// regression check on the counts.
 package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
@@ -94,16 +98,23 @@ type Result struct {
 	CPUSeconds    float64 `json:"cpuSeconds"`
 }
 
-// Run runs one configuration: create, steady, edit, delete.
-func (e *Env) Run(ctx context.Context, cfg Config, logf func(string, ...any)) (*Result, error) {
+// bench is one environment the benchmark runs in.
+type bench struct{ *kube.Env }
+
+// Run runs one configuration in env: create, steady, edit, delete.
+func Run(ctx context.Context, env *kube.Env, cfg Config, logf func(string, ...any)) (*Result, error) {
+	return (&bench{env}).run(ctx, cfg, logf)
+}
+
+func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) (*Result, error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
 	if err := e.Client.Create(ctx, ns); err != nil {
 		return nil, err
 	}
 	accounts := make([]string, cfg.Accounts)
 	for i := range accounts {
-		accounts[i] = "AC" + randomHex(16)
-		if err := e.CreateSecret(ctx, ns.Name, fmt.Sprintf("creds-%d", i), accounts[i], "token-"+randomHex(8)); err != nil {
+		accounts[i] = "AC" + localenv.RandomHex(16)
+		if err := e.CreateSecret(ctx, ns.Name, fmt.Sprintf("creds-%d", i), accounts[i], "token-"+localenv.RandomHex(8)); err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +130,7 @@ func (e *Env) Run(ctx context.Context, cfg Config, logf func(string, ...any)) (*
 	if err != nil {
 		return nil, err
 	}
-	defer op.Stop()
+	defer op.stop()
 
 	res := &Result{Config: cfg}
 	objs := make([]*voicev1alpha1.ClientConfiguration, cfg.Objects)
@@ -185,7 +196,7 @@ func newObject(ns string, i, accounts int) *voicev1alpha1.ClientConfiguration {
 }
 
 // createPhase creates every object and waits until all are Ready.
-func (e *Env) createPhase(ctx context.Context, t *tracker, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
+func (e *bench) createPhase(ctx context.Context, t *tracker, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
 	start := time.Now()
 	written, err := parallel(ctx, objs, func(o *voicev1alpha1.ClientConfiguration) error { return e.Client.Create(ctx, o) })
 	if err != nil {
@@ -207,7 +218,7 @@ func steadyPhase(ctx context.Context, cfg Config, n int) (Phase, error) {
 
 // updatePhase changes the description of each object and waits until all
 // are Ready for their new generation.
-func (e *Env) updatePhase(ctx context.Context, t *tracker, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
+func (e *bench) updatePhase(ctx context.Context, t *tracker, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
 	start := time.Now()
 	patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"description":"benchmark, edited"}}`))
 	written, err := parallel(ctx, objs, func(o *voicev1alpha1.ClientConfiguration) error { return e.Client.Patch(ctx, o, patch) })
@@ -218,7 +229,7 @@ func (e *Env) updatePhase(ctx context.Context, t *tracker, objs []*voicev1alpha1
 }
 
 // deletePhase deletes every object and waits until all are gone.
-func (e *Env) deletePhase(ctx context.Context, t *tracker, ns string, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
+func (e *bench) deletePhase(ctx context.Context, t *tracker, ns string, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
 	start := time.Now()
 	if err := e.Client.DeleteAllOf(ctx, &voicev1alpha1.ClientConfiguration{}, client.InNamespace(ns)); err != nil {
 		return Phase{}, err
@@ -282,7 +293,7 @@ type tracker struct {
 }
 
 // track starts watching the namespace's ClientConfigurations.
-func (e *Env) track(ctx context.Context, ns string) (*tracker, error) {
+func (e *bench) track(ctx context.Context, ns string) (*tracker, error) {
 	w, err := e.Client.Watch(ctx, &voicev1alpha1.ClientConfigurationList{}, client.InNamespace(ns))
 	if err != nil {
 		return nil, err
@@ -374,30 +385,28 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[max(i, 0)]
 }
 
-// Operator is an operator process started by the benchmark environment.
-type Operator struct {
-	// LogPath is the file holding everything the process printed.
-	LogPath     string
-	cmd         *exec.Cmd
-	metricsAddr string
-	pprofAddr   string
-	stopSample  chan struct{}
-	sampled     chan struct{}
-	mu          sync.Mutex
-	heapPeak    uint64
+// operator is the operator process of a run, with what the benchmark
+// samples of it.
+type operator struct {
+	*localenv.Operator
+	pprofAddr  string
+	stopSample chan struct{}
+	sampled    chan struct{}
+	mu         sync.Mutex
+	heapPeak   uint64
 }
 
 // startOperator starts the operator binary for a benchmark run, and
 // samples its heap until it stops.
-func (e *Env) startOperator(ctx context.Context, cfg Config, logf func(string, ...any)) (*Operator, error) {
+func (e *bench) startOperator(ctx context.Context, cfg Config, logf func(string, ...any)) (*operator, error) {
 	pprofAddr := "0"
 	if cfg.ProfileDir != "" {
 		var err error
-		if pprofAddr, err = freePort(); err != nil {
+		if pprofAddr, err = localenv.FreeAddr(); err != nil {
 			return nil, err
 		}
 	}
-	op, err := e.StartOperator(ctx,
+	started, err := e.StartOperator(ctx,
 		"--resync-period", cfg.Resync.String(),
 		"--observe", cfg.Observe,
 		"--list-page-size", strconv.Itoa(cfg.PageSize),
@@ -412,58 +421,14 @@ func (e *Env) startOperator(ctx context.Context, cfg Config, logf func(string, .
 	if err != nil {
 		return nil, err
 	}
-	op.pprofAddr = pprofAddr
-	logf("operator started (pid %d, log %s)", op.cmd.Process.Pid, op.LogPath)
+	op := &operator{Operator: started, pprofAddr: pprofAddr, stopSample: make(chan struct{}), sampled: make(chan struct{})}
+	logf("operator started (pid %d, log %s)", op.Pid(), op.LogPath)
 	go op.sampleHeap()
 	return op, nil
 }
 
-// StartOperator starts the operator binary against the control plane and
-// the simulator, with args added to the connection flags, and waits until
-// its metrics endpoint answers. Its output goes to the file at LogPath.
-func (e *Env) StartOperator(ctx context.Context, args ...string) (*Operator, error) {
-	return e.StartBinary(ctx, e.Operator, args...)
-}
-
-// StartBinary is StartOperator for another build of the operator (an
-// earlier version, for upgrade tests).
-func (e *Env) StartBinary(ctx context.Context, binary string, args ...string) (*Operator, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	logFile, err := os.CreateTemp(e.dir, "operator-*.log")
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	base := []string{
-		"--kubeconfig", e.Kubeconfig,
-		"--voice-api-url", e.SimURL,
-		"--metrics-bind-address", addr,
-		"--health-probe-bind-address", "0",
-	}
-	cmd := exec.Command(binary, append(base, args...)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the operator: %w", err)
-	}
-	op := &Operator{cmd: cmd, metricsAddr: addr, LogPath: logFile.Name(), stopSample: make(chan struct{}), sampled: make(chan struct{})}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := op.scrape(); err == nil {
-			return op, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			op.Stop()
-			return nil, fmt.Errorf("the operator's metrics endpoint did not come up (log: %s)", logFile.Name())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // sampleHeap keeps the largest heap in use seen every 250 ms.
-func (op *Operator) sampleHeap() {
+func (op *operator) sampleHeap() {
 	defer close(op.sampled)
 	for {
 		if m, err := op.scrape(); err == nil {
@@ -480,7 +445,7 @@ func (op *Operator) sampleHeap() {
 	}
 }
 
-func (op *Operator) peakHeap() uint64 {
+func (op *operator) peakHeap() uint64 {
 	op.mu.Lock()
 	defer op.mu.Unlock()
 	return op.heapPeak
@@ -490,7 +455,7 @@ func (op *Operator) peakHeap() uint64 {
 // reconciled by either controller, and no apiserver write since the last
 // look, twice in a row (controller-runtime's workqueue_depth and
 // controller_runtime_active_workers, and the operator's own write count).
-func (op *Operator) settle(ctx context.Context) error {
+func (op *operator) settle(ctx context.Context) error {
 	var last writes
 	calm := 0
 	for calm < 2 {
@@ -527,7 +492,7 @@ func (op *Operator) settle(ctx context.Context) error {
 type writes struct{ objects, events int }
 
 // kubeWrites reads the operator's own count of apiserver requests.
-func (op *Operator) kubeWrites() (writes, error) {
+func (op *operator) kubeWrites() (writes, error) {
 	m, err := op.scrape()
 	if err != nil {
 		return writes{}, err
@@ -549,8 +514,8 @@ func (op *Operator) kubeWrites() (writes, error) {
 }
 
 // usage reads the process's peak resident memory and CPU time from /proc.
-func (op *Operator) usage() (peakRSS uint64, cpuSeconds float64) {
-	pid := op.cmd.Process.Pid
+func (op *operator) usage() (peakRSS uint64, cpuSeconds float64) {
+	pid := op.Pid()
 	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 		for _, line := range strings.Split(string(status), "\n") {
 			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
@@ -571,61 +536,15 @@ func (op *Operator) usage() (peakRSS uint64, cpuSeconds float64) {
 	return peakRSS, cpuSeconds
 }
 
-// Stop terminates the operator and waits for it.
-func (op *Operator) Stop() {
-	select {
-	case <-op.stopSample:
-	default:
-		close(op.stopSample)
-	}
-	_ = op.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = op.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = op.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// Signal sends sig to the operator process: SIGSTOP freezes it as a long
-// pause would, SIGCONT lets it resume.
-func (op *Operator) Signal(sig os.Signal) error { return op.cmd.Process.Signal(sig) }
-
-// Exited reports whether the process has ended (after Stop or Kill, or by
-// itself, which only Wait can tell: it is checked through /proc).
-func (op *Operator) Exited() bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", op.cmd.Process.Pid))
-	if err != nil {
-		return true
-	}
-	// A zombie (state Z) has exited and awaits its Wait.
-	fields := strings.Fields(string(stat)[strings.LastIndexByte(string(stat), ')')+2:])
-	return len(fields) > 0 && fields[0] == "Z"
-}
-
-// Kill ends the operator with SIGKILL, as the OOM killer or a lost node
-// would: no deferred code runs and no leader lease is released. It returns
-// once the process has exited. Stop after Kill is harmless.
-func (op *Operator) Kill() {
-	select {
-	case <-op.stopSample:
-	default:
-		close(op.stopSample)
-	}
-	_ = op.cmd.Process.Kill()
-	_ = op.cmd.Wait()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// stop ends the heap sampling and the operator.
+func (op *operator) stop() {
+	close(op.stopSample)
+	<-op.sampled
+	_ = op.Stop()
 }
 
 // saveHeapProfile writes the operator's heap profile (after a GC) to path.
-func (op *Operator) saveHeapProfile(path string) error {
+func (op *operator) saveHeapProfile(path string) error {
 	resp, err := http.Get("http://" + op.pprofAddr + "/debug/pprof/heap?gc=1")
 	if err != nil {
 		return err

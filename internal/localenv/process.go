@@ -20,22 +20,36 @@ type Process struct {
 	// Name says which program it is, in messages.
 	Name string
 	cmd  *exec.Cmd
+	stop context.CancelFunc
 	done chan struct{}
 	err  error // set before done is closed
 }
 
-// start runs cmd in its own process group, so that a Ctrl-C in the terminal
-// reaches only the program that started it, which then stops its children
-// in order (the operator before the control plane it talks to), instead of
-// every process at once.
-func start(name string, cmd *exec.Cmd) (*Process, error) {
+// command prepares binary with args to run as a Process: Stop sends it
+// SIGTERM (exec.Cmd's Cancel) and kills it if it has not exited grace later
+// (its WaitDelay).
+func command(binary string, grace time.Duration, args ...string) (*exec.Cmd, context.CancelFunc) {
+	ctx, stop := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = grace
+	return cmd, stop
+}
+
+// start runs cmd (made by command) in its own process group, so that a
+// Ctrl-C in the terminal reaches only the program that started it, which
+// then stops its children in order (the operator before the control plane
+// it talks to), instead of every process at once.
+func start(name string, cmd *exec.Cmd, stop context.CancelFunc) (*Process, error) {
 	cmd.SysProcAttr = ownProcessGroup()
 	if err := cmd.Start(); err != nil {
+		stop()
 		return nil, fmt.Errorf("starting the %s: %w", name, err)
 	}
-	p := &Process{Name: name, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, cmd: cmd, stop: stop, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
+		stop()
 		close(p.done)
 	}()
 	return p, nil
@@ -47,6 +61,16 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Done is closed once the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
+// Exited reports whether the process has ended, stopped or by itself.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // ExitError is how the process ended (nil for status 0); valid once Done is
 // closed.
 func (p *Process) ExitError() error {
@@ -54,41 +78,45 @@ func (p *Process) ExitError() error {
 	return p.err
 }
 
-// Stop asks the process to end (SIGTERM), waits up to grace for it, and
-// kills it after that. Stopping a process that already ended is a no-op.
-func (p *Process) Stop(grace time.Duration) error {
-	select {
-	case <-p.done:
+// Stop asks the process to end (SIGTERM) and waits for it; one that does
+// not end within its grace period is killed, and Stop says so. Stopping a
+// process that already ended is a no-op.
+func (p *Process) Stop() error {
+	if p.Exited() {
 		return nil
-	default:
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("stopping the %s: %w", p.Name, err)
-	}
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(grace):
-	}
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("killing the %s: %w", p.Name, err)
-	}
+	p.stop()
 	<-p.done
-	return fmt.Errorf("the %s did not stop within %s of SIGTERM and was killed", p.Name, grace)
+	if strings.Contains(fmt.Sprint(p.err), "signal: killed") || errors.Is(p.err, exec.ErrWaitDelay) {
+		return fmt.Errorf("the %s did not stop within %s of SIGTERM and was killed", p.Name, p.cmd.WaitDelay)
+	}
+	return nil
 }
+
+// Kill ends the process with SIGKILL, as the OOM killer or a lost node
+// would: no deferred code runs, no leader lease is released. It returns once
+// the process has exited.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Signal sends sig to the process: SIGSTOP freezes it as a long pause would,
+// SIGCONT lets it resume.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
 // startAnnounced starts cmd and waits, up to timeout, for the first line it
 // prints on standard output, which says where it serves. Everything it prints
 // (that line included) goes to log.
-func startAnnounced(ctx context.Context, name string, cmd *exec.Cmd, log io.Writer, timeout time.Duration) (string, *Process, error) {
+func startAnnounced(ctx context.Context, name string, cmd *exec.Cmd, stop context.CancelFunc, log io.Writer, timeout time.Duration) (string, *Process, error) {
 	announce := &firstLine{next: log, line: make(chan string, 1)}
 	cmd.Stdout, cmd.Stderr = announce, log
-	p, err := start(name, cmd)
+	p, err := start(name, cmd, stop)
 	if err != nil {
 		return "", nil, err
 	}
 	fail := func(err error) (string, *Process, error) {
-		_ = p.Stop(10 * time.Second)
+		_ = p.Stop()
 		return "", nil, err
 	}
 	select {

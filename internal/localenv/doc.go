@@ -6,7 +6,9 @@
 //
 // It is shared by the demo (hack/demo) and the end-to-end suite (test/e2e),
 // so the suite proves the very environment a newcomer starts with
-// `make demo`. It holds no controller logic: it starts, reads and stops
-// processes. It imports nothing from Kubernetes, so that the demo compiles in
-// seconds on a fresh machine and shows progress while the rest builds.
+// `make demo`, and its process handling (Process, Operator) by every suite
+// that runs the operator binary. It holds no controller logic: it starts,
+// reads and stops processes. It imports nothing from Kubernetes, so that the
+// demo compiles in seconds on a fresh machine and shows progress while the
+// rest builds; subpackage kube holds what needs Kubernetes libraries.
 package localenv

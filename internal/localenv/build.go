@@ -34,14 +34,15 @@ func Build(ctx context.Context, root, dir string) (Binaries, error) {
 		{bins.Simulator, "./hack/voicesim"},
 		{bins.ControlPlane, "./hack/demo/controlplane"},
 	} {
-		if err := goBuild(ctx, root, b.out, b.pkg); err != nil {
+		if err := GoBuild(ctx, root, b.out, b.pkg); err != nil {
 			return Binaries{}, err
 		}
 	}
 	return bins, nil
 }
 
-func goBuild(ctx context.Context, root, out, pkg string) error {
+// GoBuild builds package pkg of the checkout at root into out.
+func GoBuild(ctx context.Context, root, out, pkg string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 	cmd.Dir = root
 	output, err := cmd.CombinedOutput()

@@ -1,8 +1,10 @@
-// Package localenv starts what the operator needs on one machine, for the
-// tests, the demo and the benchmarks: a control plane (envtest's etcd and
-// kube-apiserver), the Voice API simulator, and the operator's own
-// identity, with exactly the permissions config/rbac grants it.
-package localenv
+// Package kube is the part of the local environment that needs Kubernetes
+// libraries: a control plane started in this process (envtest) with the
+// simulator beside it, for the suites and the benchmark, and the operator's
+// own identity, with exactly the permissions config/rbac grants it. The
+// process-based parts, which the demo uses and which must compile fast,
+// are in the parent package, localenv.
+package kube
 
 import (
 	"bytes"

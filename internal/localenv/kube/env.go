@@ -1,18 +1,11 @@
-// Package bench measures what the operator costs: remote calls, apiserver
-// writes, time to Ready, memory and CPU, phase by phase, against a real
-// kube-apiserver (envtest), the Voice API simulator and the operator binary
-// running as its own process. `make bench` runs it through hack/bench; a
-// small size runs inside `make test` as a regression check on the counts.
-package bench
+package kube
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,23 +21,26 @@ import (
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
-// Env is what every run shares: one control plane, one simulator, one
-// operator binary. Runs use their own namespaces and accounts.
+// Env is what the suites that run the operator binary share: a control
+// plane in this process (envtest, binaries from KUBEBUILDER_ASSETS) with
+// the CRDs and config/rbac installed, the simulator in this process, and
+// the operator built once. Tests use their own namespaces and accounts.
 type Env struct {
-	// Root is the repository root (CRDs, operator source).
+	// Root is the repository root (CRDs, RBAC, operator source).
 	Root string
 	// Operator is the path of the built operator binary.
 	Operator string
-	// Kubeconfig is a kubeconfig file that acts as the operator's
-	// ServiceAccount, with the roles of config/rbac: operators started here
-	// run with it, never as cluster admins, so a missing permission fails.
+	// Kubeconfig acts as the operator's ServiceAccount, with the roles of
+	// config/rbac: operators started here run with it, never as cluster
+	// admins, so a missing permission fails a test.
 	Kubeconfig string
-	// Client talks to the control plane without a cache.
+	// Client talks to the control plane as its admin, without a cache.
 	Client client.WithWatch
-	// Admin is the control plane's admin rest config, for tests that put
-	// something between the operator and the apiserver.
+	// Admin is the admin's rest config, for tests that put something
+	// between the operator and the apiserver.
 	Admin *rest.Config
-	// Sim is the simulator; SimURL is where it listens.
+	// Sim is the simulator, in the shape VOICE_SIM_SHAPE names (the
+	// reference's by default); SimURL is where it listens.
 	Sim    *voicesim.Server
 	SimURL string
 
@@ -61,23 +57,27 @@ var Scheme = func() *runtime.Scheme {
 	return s
 }()
 
-// StartEnv starts the control plane (binaries from KUBEBUILDER_ASSETS),
-// installs the CRDs, starts the simulator and builds the operator.
+// StartEnv builds the operator, starts the control plane and the
+// simulator, and installs the operator's identity.
 func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run through make (make bench, make test)")
 	}
-	dir, err := os.MkdirTemp("", "voice-bench-")
+	dir, err := os.MkdirTemp("", "voice-env-")
 	if err != nil {
 		return nil, err
 	}
 	e := &Env{Root: root, dir: dir, Operator: filepath.Join(dir, "manager")}
+	shape, err := voicesim.Shape(os.Getenv("VOICE_SIM_SHAPE"))
+	if err != nil {
+		e.Stop()
+		return nil, err
+	}
 
 	logf("building the operator")
-	build := exec.CommandContext(ctx, "go", "build", "-o", e.Operator, ".")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("building the operator: %w", err)
+	if err := localenv.GoBuild(ctx, root, e.Operator, "."); err != nil {
+		e.Stop()
+		return nil, err
 	}
 
 	logf("starting the control plane")
@@ -89,14 +89,13 @@ func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env
 	// thousands of objects; the operator is what is measured, not them.
 	apiserver := e.testEnv.ControlPlane.GetAPIServer()
 	apiserver.Configure().Set("max-requests-inflight", "2000").Set("max-mutating-requests-inflight", "1000")
-	cfg, err := e.testEnv.Start()
-	if err != nil {
+	if e.Admin, err = e.testEnv.Start(); err != nil {
+		e.Stop()
 		return nil, fmt.Errorf("starting envtest: %w", err)
 	}
-	e.Admin = cfg
-	benchCfg := rest.CopyConfig(cfg)
-	benchCfg.QPS, benchCfg.Burst = 2000, 4000
-	if e.Client, err = client.NewWithWatch(benchCfg, client.Options{Scheme: Scheme}); err != nil {
+	clientCfg := rest.CopyConfig(e.Admin)
+	clientCfg.QPS, clientCfg.Burst = 2000, 4000
+	if e.Client, err = client.NewWithWatch(clientCfg, client.Options{Scheme: Scheme}); err != nil {
 		e.Stop()
 		return nil, err
 	}
@@ -105,11 +104,6 @@ func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env
 		return nil, err
 	}
 
-	shape, err := voicesim.Shape(os.Getenv("VOICE_SIM_SHAPE"))
-	if err != nil {
-		e.Stop()
-		return nil, err
-	}
 	logf("simulator shape %+v", shape)
 	e.Sim = voicesim.New(shape)
 	e.server = httptest.NewServer(e.Sim)
@@ -120,10 +114,10 @@ func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env
 // writeKubeconfig installs config/rbac and writes a kubeconfig that
 // impersonates the operator's ServiceAccount, for the operator.
 func (e *Env) writeKubeconfig(ctx context.Context) error {
-	if err := localenv.InstallRBAC(ctx, e.Client, e.Root); err != nil {
+	if err := InstallRBAC(ctx, e.Client, e.Root); err != nil {
 		return err
 	}
-	user, err := e.testEnv.ControlPlane.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
+	user, err := e.testEnv.ControlPlane.AddUser(envtest.User{Name: "env-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return fmt.Errorf("adding a user: %w", err)
 	}
@@ -131,12 +125,28 @@ func (e *Env) writeKubeconfig(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("writing a kubeconfig: %w", err)
 	}
-	data, err := localenv.OperatorKubeconfig(admin)
+	data, err := OperatorKubeconfig(admin)
 	if err != nil {
 		return err
 	}
 	e.Kubeconfig = filepath.Join(e.dir, "kubeconfig")
 	return os.WriteFile(e.Kubeconfig, data, 0o600)
+}
+
+// StartOperator starts the built operator against the control plane and
+// the simulator, with args added to the connection flags (a later flag
+// wins), its metrics on a free port, and its log in a file of the env.
+func (e *Env) StartOperator(ctx context.Context, args ...string) (*localenv.Operator, error) {
+	return e.StartBinary(ctx, e.Operator, args...)
+}
+
+// StartBinary is StartOperator for another build of the operator (an
+// earlier version, for upgrade tests).
+func (e *Env) StartBinary(ctx context.Context, binary string, args ...string) (*localenv.Operator, error) {
+	return localenv.StartOperator(ctx, localenv.OperatorOptions{
+		Binary: binary, Kubeconfig: e.Kubeconfig, VoiceAPIURL: e.SimURL,
+		Args: args, Metrics: true, LogDir: e.dir,
+	})
 }
 
 // Stop stops everything StartEnv started.
@@ -157,14 +167,4 @@ func (e *Env) CreateSecret(ctx context.Context, ns, name, account, token string)
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		StringData: map[string]string{voicev1alpha1.SecretKeyAccountSID: account, voicev1alpha1.SecretKeyAuthToken: token},
 	})
-}
-
-// freePort returns a loopback address with a free port.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

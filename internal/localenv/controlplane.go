@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -51,7 +50,8 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 	if err := CheckAssets(o.Assets); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(o.Binary,
+	// envtest's own stop timeouts are 20 s per component.
+	cmd, stop := command(o.Binary, 45*time.Second,
 		"--assets", o.Assets,
 		"--crds", filepath.Join(o.Root, "config", "crd", "bases"),
 		"--kubeconfig", o.Kubeconfig,
@@ -64,7 +64,7 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 	}
 	// Starting etcd and the apiserver can take a while on a busy machine;
 	// envtest's own timeouts (20s per component, five tries) come first.
-	line, p, err := startAnnounced(ctx, "control plane", cmd, o.Log, 2*time.Minute)
+	line, p, err := startAnnounced(ctx, "control plane", cmd, stop, o.Log, 2*time.Minute)
 	if err != nil {
 		_ = lifeline.Close()
 		return nil, err
@@ -72,7 +72,7 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 	server, ok := strings.CutPrefix(line, "ready ")
 	if !ok {
 		_ = lifeline.Close()
-		_ = p.Stop(30 * time.Second)
+		_ = p.Stop()
 		return nil, fmt.Errorf("the control plane said %q, not \"ready <URL>\"", line)
 	}
 	return &ControlPlane{
@@ -85,9 +85,8 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 	}, nil
 }
 
-// Stop stops kube-apiserver and etcd and removes their data. It allows for
-// envtest's own stop timeouts (20s per component).
+// Stop stops kube-apiserver and etcd and removes their data.
 func (c *ControlPlane) Stop() error {
 	defer c.lifeline.Close()
-	return c.Process.Stop(45 * time.Second)
+	return c.Process.Stop()
 }
