@@ -13,9 +13,11 @@ IMG ?= ghcr.io/twilio-operator/voice-operator:latest
 KUBE_VERSION ?= 1.37.2
 ETCD_VERSION ?= 3.6.16
 CONTROLLER_GEN_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
 
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+GOLANGCI_LINT := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 ENVTEST_ASSETS := $(LOCALBIN)/k8s/$(KUBE_VERSION)
 # kubectl: the one on PATH for real clusters, else the one the toolchain builds.
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(ENVTEST_ASSETS)/kubectl)
@@ -56,6 +58,10 @@ fmt: ## Run go fmt.
 vet: ## Run go vet.
 	go vet ./...
 
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint with .golangci.yml (run by `make test` when CI=true).
+	$(GOLANGCI_LINT) run ./...
+
 .PHONY: verify
 verify: manifests generate fmt ## Fail if code generation or gofmt changed the tree (run by `make test` when CI=true).
 	@if [ -n "$$(git status --porcelain -- api config controllers internal hack docs main.go)" ]; then \
@@ -77,7 +83,7 @@ envtest: ## Build kube-apiserver, etcd and kubectl from source into bin/k8s/$(KU
 SHAPE_PACKAGES := ./controllers/ ./internal/voice/ ./test/chaos/ ./test/security/
 
 .PHONY: test
-test: $(if $(filter true,$(CI)),verify,manifests generate fmt) vet envtest fuzz ## Run every test: fuzzing (briefly), unit tests, envtest suites, e2e; simulator suites in both shapes.
+test: $(if $(filter true,$(CI)),verify lint,manifests generate fmt) vet envtest fuzz ## Run every test: fuzzing (briefly), unit tests, envtest suites, e2e; simulator suites in both shapes.
 	@echo "== every package, simulator in the reference's shape, --observe=list"
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" VOICE_SIM_SHAPE=reference go test -race -count=1 -v ./... $(GO_TEST_FLAGS)
 	@echo "== simulator suites again, in the extended shape, --observe=get"
@@ -129,6 +135,11 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)
 	@grep -q 'sigs.k8s.io/controller-tools $(CONTROLLER_GEN_VERSION)' hack/tools/controller-gen/go.mod || { echo "hack/tools/controller-gen/go.mod does not pin controller-tools $(CONTROLLER_GEN_VERSION)"; exit 1; }
 	cd hack/tools/controller-gen && GOFLAGS=-mod=readonly go build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(LOCALBIN)
+	@grep -q 'github.com/golangci/golangci-lint/v2 $(GOLANGCI_LINT_VERSION)' hack/tools/golangci-lint/go.mod || { echo "hack/tools/golangci-lint/go.mod does not pin golangci-lint $(GOLANGCI_LINT_VERSION)"; exit 1; }
+	cd hack/tools/golangci-lint && GOFLAGS=-mod=readonly go build -o $(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 ##@ Benchmark
 

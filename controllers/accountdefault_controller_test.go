@@ -136,7 +136,7 @@ var _ = Describe("AccountDefault", func() {
 		// resolution of one second; a tie is broken by namespace/name).
 		Eventually(func() time.Time { return time.Now().Truncate(time.Second) }).Should(BeTemporally(">", first.CreationTimestamp.Time))
 		t2 := tenant{ns: newNamespace(ctx), account: t.account, token: t.token}
-		t2.createSecret(ctx, secretName, t.account, t.token)
+		t2.createSecret(ctx, t.account, t.token)
 		second := t2.accountDefault("second", "")
 		second.Spec.ConfigurationRef, second.Spec.ConfigurationID = nil, mobile.Status.ID
 		create(ctx, second)

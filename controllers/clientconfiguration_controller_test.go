@@ -19,9 +19,9 @@ import (
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
-// waitReady waits until obj is Ready for its current generation and returns
-// it as last read.
-func waitReady(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) *voicev1alpha1.ClientConfiguration {
+// waitReady waits until obj is Ready for its current generation; obj is
+// left as last read.
+func waitReady(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) {
 	GinkgoHelper()
 	Eventually(func(g Gomega) {
 		fetch(ctx, g, obj)
@@ -30,7 +30,6 @@ func waitReady(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) *voi
 		g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "Ready: %s: %s", ready.Reason, ready.Message)
 		g.Expect(obj.Status.ObservedGeneration).To(Equal(obj.Generation))
 	}).WithContext(ctx).Should(Succeed())
-	return obj
 }
 
 // waitReason waits until obj's Ready condition has this reason.
@@ -201,14 +200,14 @@ var _ = Describe("ClientConfiguration", func() {
 		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement(voicev1alpha1.ReasonCredentialsNotFound))
 		Consistently(t.calls).WithContext(ctx).Should(BeEmpty())
 
-		t.createSecret(ctx, secretName, t.account, t.token)
+		t.createSecret(ctx, t.account, t.token)
 		waitReady(ctx, obj)
 		Expect(t.remoteByName("later")).To(HaveLen(1))
 	})
 
 	It("reports rejected credentials and retries with backoff, not in a hot loop", func(ctx SpecContext) {
 		t := newTenant(ctx, false)
-		t.createSecret(ctx, secretName, t.account, "wrong-token")
+		t.createSecret(ctx, t.account, "wrong-token")
 		obj := t.clientConfiguration("denied")
 		create(ctx, obj)
 

@@ -39,7 +39,7 @@ func (c connector) connect(ctx context.Context, namespace string, ref voicev1alp
 	err := c.secrets.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
 	if apierrors.IsNotFound(err) {
 		return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound,
-			fmt.Errorf("Secret %q was not found in namespace %q; create it with the keys %s and %s (or %s and %s)",
+			fmt.Errorf("the Secret %q was not found in namespace %q; create it with the keys %s and %s (or %s and %s)",
 				ref.Name, namespace, voicev1alpha1.SecretKeyAccountSID, voicev1alpha1.SecretKeyAuthToken,
 				voicev1alpha1.SecretKeyAPIKey, voicev1alpha1.SecretKeyAPISecret))
 	}
@@ -49,13 +49,13 @@ func (c connector) connect(ctx context.Context, namespace string, ref voicev1alp
 	creds, err := voice.CredentialsFromSecretData(secret.Data)
 	if err != nil {
 		if errors.Is(err, voice.ErrMissingCredentials) {
-			return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("Secret %q: %w", ref.Name, err))
+			return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
 		}
-		return nil, stalled(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("Secret %q: %w", ref.Name, err))
+		return nil, stalled(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
 	}
 	api, err := c.clients(creds)
 	if err != nil {
-		return nil, stalled(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("Secret %q: %w", ref.Name, err))
+		return nil, stalled(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
 	}
 	return api, nil
 }
@@ -72,7 +72,7 @@ func (c connector) webhookAuth(ctx context.Context, obj *voicev1alpha1.ClientCon
 	err := c.secrets.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}, secret)
 	if apierrors.IsNotFound(err) {
 		return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf(
-			"Secret %q named by callNotification.basicAuthSecretRef was not found in namespace %q; create it with the keys %s and %s",
+			"the Secret %q named by callNotification.basicAuthSecretRef was not found in namespace %q; create it with the keys %s and %s",
 			ref.Name, obj.Namespace, voicev1alpha1.SecretKeyUsername, voicev1alpha1.SecretKeyPassword))
 	}
 	if err != nil {
@@ -81,7 +81,7 @@ func (c connector) webhookAuth(ctx context.Context, obj *voicev1alpha1.ClientCon
 	username, password := string(secret.Data[voicev1alpha1.SecretKeyUsername]), string(secret.Data[voicev1alpha1.SecretKeyPassword])
 	if username == "" || password == "" {
 		return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf(
-			"Secret %q named by callNotification.basicAuthSecretRef needs the keys %s and %s", ref.Name, voicev1alpha1.SecretKeyUsername, voicev1alpha1.SecretKeyPassword))
+			"the Secret %q named by callNotification.basicAuthSecretRef needs the keys %s and %s", ref.Name, voicev1alpha1.SecretKeyUsername, voicev1alpha1.SecretKeyPassword))
 	}
 	return url.UserPassword(username, password), nil
 }

@@ -167,7 +167,7 @@ func newTenant(ctx context.Context, withSecret bool) tenant {
 	t := tenant{ns: newNamespace(ctx), account: "AC" + localenv.RandomHex(16), token: "tok-" + localenv.RandomHex(12)}
 	sim.AddAccount(t.account, t.token)
 	if withSecret {
-		t.createSecret(ctx, secretName, t.account, t.token)
+		t.createSecret(ctx, t.account, t.token)
 	}
 	return t
 }
@@ -176,7 +176,7 @@ func newTenant(ctx context.Context, withSecret bool) tenant {
 // account and token: a second team sharing one Twilio account.
 func (t tenant) sibling(ctx context.Context) tenant {
 	other := tenant{ns: newNamespace(ctx), account: t.account, token: t.token}
-	other.createSecret(ctx, secretName, t.account, t.token)
+	other.createSecret(ctx, t.account, t.token)
 	return other
 }
 
@@ -210,9 +210,11 @@ func (t tenant) createKeySecret(ctx context.Context, name, account, key, secret 
 	})).To(Succeed())
 }
 
-func (t tenant) createSecret(ctx context.Context, name, account, token string) {
+// createSecret creates the tenant's credentials Secret (secretName) for
+// account and token.
+func (t tenant) createSecret(ctx context.Context, account, token string) {
 	Expect(k8sClient.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: t.ns, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: t.ns, Name: secretName},
 		StringData: map[string]string{voicev1alpha1.SecretKeyAccountSID: account, voicev1alpha1.SecretKeyAuthToken: token},
 	})).To(Succeed())
 }

@@ -35,7 +35,7 @@ func consoleMade(name string) voicesim.Record {
 // failFirstPOST answers the first POST with the spec's unique name as fault
 // says, after running before (which may plant a configuration, as someone
 // racing the operator would).
-func failFirstPOST(t tenant, name, fault string, before func()) *atomic.Int32 {
+func failFirstPOST(t tenant, name, fault string, before func()) {
 	var fired atomic.Int32
 	simCalls.intercept(t.account, func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
 		if r.Method != http.MethodPost || r.URL.Path != voicesim.RouteCollection || fired.Load() > 0 {
@@ -72,7 +72,6 @@ func failFirstPOST(t tenant, name, fault string, before func()) *atomic.Int32 {
 		}
 		return true
 	})
-	return &fired
 }
 
 var _ = Describe("Ownership", func() {

@@ -218,10 +218,10 @@ func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, si
 // GET by id. patient says whether a List in flight is waited for even then
 // (a name check has no fallback; a read by id does).
 func (r *remoteView) listedSince(ctx context.Context, v *accountView, since time.Time, patient bool) error {
-	if wait := time.Until(since); wait > 0 {
+	if early := time.Until(since); early > 0 {
 		// A List that must start later than now: come back then.
-		return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, after: wait,
-			err: fmt.Errorf("waiting %s for a List that starts after the last create attempt", wait.Round(time.Millisecond))}
+		return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, after: early,
+			err: fmt.Errorf("waiting %s for a List that starts after the last create attempt", early.Round(time.Millisecond))}
 	}
 	for {
 		v.mu.Lock()

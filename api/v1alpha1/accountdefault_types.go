@@ -102,9 +102,5 @@ type AccountDefaultList struct {
 	Items []AccountDefault `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&AccountDefault{}, &AccountDefaultList{})
-}
-
 // GetCommonStatus returns the part of the status both kinds share.
 func (o *AccountDefault) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }

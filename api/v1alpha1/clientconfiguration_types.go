@@ -182,9 +182,5 @@ type ClientConfigurationList struct {
 	Items []ClientConfiguration `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&ClientConfiguration{}, &ClientConfigurationList{})
-}
-
 // GetCommonStatus returns the part of the status both kinds share.
 func (o *ClientConfiguration) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }

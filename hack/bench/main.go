@@ -52,8 +52,9 @@ func main() {
 	}
 	defer env.Stop()
 
-	var results []*bench.Result
-	for _, cfg := range matrix(*sizes, *quick, *extras) {
+	runs := matrix(*sizes, *quick, *extras)
+	results := make([]*bench.Result, 0, len(runs))
+	for _, cfg := range runs {
 		cfg.Resync, cfg.SteadyPeriods, cfg.Concurrency = *resync, *periods, *conc
 		cfg.VoiceQPS, cfg.KubeQPS, cfg.PageSize, cfg.EditPercent = *qps, *kubeQPS, *pageSize, 10
 		if *profile {
@@ -87,16 +88,16 @@ func matrix(sizes string, quick, extras bool) []bench.Config {
 	}
 	var runs []bench.Config
 	for _, n := range ns {
-		runs = append(runs, bench.Config{Objects: n, Accounts: 1, Observe: "list"})
+		runs = append(runs, bench.Config{Objects: n, Accounts: 1, Observe: observeList})
 	}
 	if !extras {
 		return runs
 	}
 	mid := 1000
 	runs = append(runs,
-		bench.Config{Objects: mid, Accounts: 1, Observe: "get"},
-		bench.Config{Objects: mid, Accounts: 10, Observe: "list"},
-		bench.Config{Objects: mid, Accounts: 1, Observe: "list", Latency: 50 * time.Millisecond},
+		bench.Config{Objects: mid, Accounts: 1, Observe: observeGet},
+		bench.Config{Objects: mid, Accounts: 10, Observe: observeList},
+		bench.Config{Objects: mid, Accounts: 1, Observe: observeList, Latency: 50 * time.Millisecond},
 	)
 	return runs
 }
@@ -104,12 +105,12 @@ func matrix(sizes string, quick, extras bool) []bench.Config {
 // printRatio compares steady-state reads of get and list at the same size.
 func printRatio(results []*bench.Result) {
 	for _, get := range results {
-		if get.Config.Observe != "get" {
+		if get.Config.Observe != observeGet {
 			continue
 		}
 		for _, list := range results {
 			c := list.Config
-			if c.Observe == "list" && c.Objects == get.Config.Objects && c.Accounts == get.Config.Accounts && c.Latency == get.Config.Latency {
+			if c.Observe == observeList && c.Objects == get.Config.Objects && c.Accounts == get.Config.Accounts && c.Latency == get.Config.Latency {
 				g, l := get.Phase("steady"), list.Phase("steady")
 				lr := l.PerPeriod(l.Reads())
 				if lr > 0 {
@@ -138,3 +139,9 @@ func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
 }
+
+// The operator's --observe modes.
+const (
+	observeList = "list"
+	observeGet  = "get"
+)

@@ -24,7 +24,7 @@ func generate(root string) ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w := func(line string) { b.WriteString(line + "\n") }
 
 	w("# API reference")
 	w("")

@@ -21,7 +21,7 @@ func (op *operator) scrape() (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("metrics: HTTP %d", resp.StatusCode)
 	}
@@ -72,8 +72,10 @@ const (
 	RouteDelete = "DELETE /v2/Configurations/Client/{id}"
 )
 
-// Reads and Writes sum the phase's remote calls by kind.
-func (p Phase) Reads() int  { return p.Remote[RouteList] + p.Remote[RouteGet] }
+// Reads sums the phase's remote reads (List pages and GETs by id).
+func (p Phase) Reads() int { return p.Remote[RouteList] + p.Remote[RouteGet] }
+
+// Writes sums the phase's remote writes (POST, PUT, DELETE).
 func (p Phase) Writes() int { return p.Remote[RoutePost] + p.Remote[RoutePut] + p.Remote[RouteDelete] }
 
 // PerObject divides a count by the phase's objects.
@@ -122,5 +124,5 @@ func WriteTable(w io.Writer, results []*Result) {
 		fmt.Fprintf(tw, "%s\toperator\tpeak RSS %.0f MiB\tpeak heap %.0f MiB\tCPU %.1f s\t\t\t\t\t\t\t\t\t\n",
 			r.Config.Name(), float64(r.PeakRSSBytes)/(1<<20), float64(r.PeakHeapBytes)/(1<<20), r.CPUSeconds)
 	}
-	tw.Flush()
+	_ = tw.Flush() // to w, as every line above
 }

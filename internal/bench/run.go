@@ -549,7 +549,7 @@ func (op *operator) saveHeapProfile(path string) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -557,7 +557,9 @@ func (op *operator) saveHeapProfile(path string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	_, err = io.Copy(f, io.LimitReader(resp.Body, 64<<20))
-	return err
+	if _, err := io.Copy(f, io.LimitReader(resp.Body, 64<<20)); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

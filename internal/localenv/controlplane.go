@@ -87,6 +87,6 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (*ControlPlan
 
 // Stop stops kube-apiserver and etcd and removes their data.
 func (c *ControlPlane) Stop() error {
-	defer c.lifeline.Close()
+	defer func() { _ = c.lifeline.Close() }()
 	return c.Process.Stop()
 }

@@ -64,7 +64,7 @@ func StartOperator(ctx context.Context, o OperatorOptions) (*Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // the operator holds its own descriptor
 		log, op.LogPath = f, f.Name()
 	}
 	args := append([]string{
@@ -118,7 +118,7 @@ func FreeAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
 }
 

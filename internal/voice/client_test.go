@@ -443,7 +443,10 @@ func TestListStopsEarly(t *testing.T) {
 		e.mustCreate(fmt.Sprintf("s%d", i))
 	}
 	e.seen()
-	for c := range e.a.List(ctx(t), 2) {
+	for c, err := range e.a.List(ctx(t), 2) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		if c.UniqueName == "s0" {
 			break
 		}

@@ -17,6 +17,9 @@ const (
 	RouteDefault    = "/v2/Configurations/Client/Default"
 )
 
+// errEncode is the message of an input that cannot be encoded as JSON.
+const errEncode = "could not encode the input"
+
 // addressable reports whether a name or id can be put in the instance path.
 // "Default" would hit the default route, and "." or ".." may be normalised
 // away by any proxy on the path, so those are looked up another way (reads)
@@ -80,7 +83,7 @@ func secretsIn(in ConfigurationInput) []string {
 func (c *Client) Create(ctx context.Context, in ConfigurationInput) (*Configuration, error) {
 	body, err := encodeInput(in)
 	if err != nil {
-		return nil, &Error{Op: "create", Class: ClassInvalid, Message: "could not encode the input", Err: err}
+		return nil, &Error{Op: "create", Class: ClassInvalid, Message: errEncode, Err: err}
 	}
 	var out *Configuration
 	if e := c.do(ctx, request{op: "create", method: http.MethodPost, route: RouteCollection, path: RouteCollection,
@@ -120,7 +123,7 @@ func (c *Client) Update(ctx context.Context, id string, in ConfigurationInput) (
 	}
 	body, err := encodeInput(in)
 	if err != nil {
-		return nil, &Error{Op: "update", Class: ClassInvalid, Message: "could not encode the input", Err: err}
+		return nil, &Error{Op: "update", Class: ClassInvalid, Message: errEncode, Err: err}
 	}
 	var out *Configuration
 	if e := c.do(ctx, request{op: "update", method: http.MethodPut, route: RouteInstance, path: instancePath(id),
@@ -267,7 +270,7 @@ func (c *Client) SetDefault(ctx context.Context, id string) error {
 	}
 	body, err := json.Marshal(map[string]string{"configuration_id": id})
 	if err != nil {
-		return &Error{Op: "set-default", Class: ClassInvalid, Message: "could not encode the input", Err: err}
+		return &Error{Op: "set-default", Class: ClassInvalid, Message: errEncode, Err: err}
 	}
 	if e := c.do(ctx, request{op: "set-default", method: http.MethodPost, route: RouteDefault, path: RouteDefault,
 		body: body, idempotent: true}); e != nil {

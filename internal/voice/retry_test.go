@@ -248,7 +248,7 @@ func TestCreateUnderFaults(t *testing.T) {
 			// the last attempt of a lookup that gave up.
 			retries := -lookupsFailed
 			for _, a := range attempts {
-				if a.status == 429 || a.status == 503 && !(a.method == "POST" && a.route == voice.RouteCollection) {
+				if a.status == 429 || a.status == 503 && (a.method != "POST" || a.route != voice.RouteCollection) {
 					retries++
 				}
 			}

@@ -32,6 +32,16 @@ const (
 	RouteOther = "other"
 )
 
+// Values of the API that several handlers use.
+const (
+	// configurationType is the only configurationType the API accepts.
+	configurationType = "Client"
+	// defaultMethod is the webhook method when a request gives none.
+	defaultMethod = http.MethodPost
+	schemeHTTP    = "http"
+	schemeHTTPS   = "https"
+)
+
 const (
 	// maxRequestBody caps what the simulator reads of a request; a real API
 	// gateway refuses larger bodies too.
@@ -390,9 +400,9 @@ func (s *Server) toWire(r *http.Request, rec Record) wireConfiguration {
 		w.DateUpdated = rec.DateUpdated.UTC().Format(timeLayout)
 	}
 	if s.Options().SelfURL {
-		scheme := "http"
+		scheme := schemeHTTP
 		if r.TLS != nil {
-			scheme = "https"
+			scheme = schemeHTTPS
 		}
 		w.URL = scheme + "://" + r.Host + RouteCollection + "/" + url.PathEscape(rec.ID)
 	}
@@ -451,7 +461,7 @@ func (s *Server) decodeInput(body []byte) (Record, *response) {
 	if in.Configuration == nil {
 		return bad(20001, "Missing required parameter configuration")
 	}
-	if t := in.Configuration.ConfigurationType; t == nil || *t != "Client" {
+	if t := in.Configuration.ConfigurationType; t == nil || *t != configurationType {
 		return bad(20001, "configuration.configurationType must be Client")
 	}
 	cn := in.Configuration.CallNotification
@@ -466,7 +476,7 @@ func (s *Server) decodeInput(body []byte) (Record, *response) {
 		quoted = fmt.Sprintf(" (got %q)", *cn.URL)
 	}
 	u, err := url.Parse(*cn.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != schemeHTTP && u.Scheme != schemeHTTPS) || u.Host == "" {
 		return bad(20001, "configuration.callnotification.url must be an absolute http or https URL"+quoted)
 	}
 	if strings.Contains(u.Hostname(), "_") {
@@ -477,7 +487,7 @@ func (s *Server) decodeInput(body []byte) (Record, *response) {
 		stored = normalizeURL(stored)
 	}
 	// An omitted method is POST, the webhook default Twilio uses elsewhere.
-	method := "POST"
+	method := defaultMethod
 	if cn.Method != nil && *cn.Method != "" {
 		method = *cn.Method
 	}
@@ -487,7 +497,7 @@ func (s *Server) decodeInput(body []byte) (Record, *response) {
 	return Record{
 		UniqueName:             *in.UniqueName,
 		Description:            in.Description,
-		ConfigurationType:      "Client",
+		ConfigurationType:      configurationType,
 		CallNotificationURL:    stored,
 		CallNotificationMethod: method,
 	}, nil

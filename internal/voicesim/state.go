@@ -105,10 +105,10 @@ func (s *Server) CreateOutOfBand(accountSID string, r Record) (string, error) {
 		return "", err
 	}
 	if r.ConfigurationType == "" {
-		r.ConfigurationType = "Client"
+		r.ConfigurationType = configurationType
 	}
 	if r.CallNotificationMethod == "" {
-		r.CallNotificationMethod = "POST"
+		r.CallNotificationMethod = defaultMethod
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -137,7 +137,7 @@ func (s *Server) EditOutOfBand(accountSID, id string, fn func(*Record)) error {
 	if err != nil {
 		return err
 	}
-	rec := st.Record.clone()
+	rec := st.clone()
 	fn(&rec)
 	if err := validUniqueName(rec.UniqueName); err != nil {
 		return err

@@ -140,7 +140,7 @@ func (a *account) remove(st *stored) {
 func (a *account) snapshot() []Record {
 	out := make([]Record, 0, len(a.order))
 	for _, st := range a.order {
-		out = append(out, st.Record.clone())
+		out = append(out, st.clone())
 	}
 	return out
 }
@@ -170,8 +170,8 @@ func decodeToken(tok string) (dir byte, seq uint64, err error) {
 // page returns one page of configurations and the tokens around it.
 func (a *account) page(size int, token string) (items []*stored, next, prev string, err error) {
 	start, end := 0, 0
-	switch {
-	case token == "":
+	switch token {
+	case "":
 		end = min(size, len(a.order))
 	default:
 		dir, seq, err := decodeToken(token)

@@ -135,9 +135,6 @@ func TestKillsDuringAStormLoseNothing(t *testing.T) {
 				cancel()
 			}
 			k := <-killed
-			if k.op != nil {
-				defer k.op.Stop()
-			}
 			if stormErr != nil || k.err != nil {
 				t.Fatalf("storm: %v; restarts: %v", stormErr, k.err)
 			}
@@ -200,16 +197,14 @@ func TestLeaderFailoverDuringAStorm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer leader.Stop()
 	// A lease left by an earlier run (-count) expires within the lease time.
-	if _, err := waitForLog(ctx, leader.LogPath, acquiredLease, 2*lease+10*time.Second); err != nil {
+	if _, err := waitForLease(ctx, leader.LogPath, 2*lease+10*time.Second); err != nil {
 		t.Fatalf("the first operator never became leader: %v", err)
 	}
 	standby, err := startOperator(ctx, t, append(electing, "--voice-api-url", standbyAPI.URL)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer standby.Stop()
 
 	killAt := time.Duration(0.3*float64(sz.storm)) + time.Duration(rand.New(rand.NewPCG(uint64(seed), 2)).Int64N(int64(sz.storm/3)))
 	type failover struct {
@@ -228,7 +223,7 @@ func TestLeaderFailoverDuringAStorm(t *testing.T) {
 		}
 		leader.Kill()
 		killed := time.Now()
-		acquired, err := waitForLog(ctx, standby.LogPath, acquiredLease, lease+30*time.Second)
+		acquired, err := waitForLease(ctx, standby.LogPath, lease+30*time.Second)
 		done <- failover{killed: killed, acquired: acquired, err: err}
 	}()
 	stormErr := s.run(ctx, sz.storm)
@@ -315,7 +310,12 @@ func startOperator(ctx context.Context, t *testing.T, args ...string) (*localenv
 	if err != nil {
 		return nil, fmt.Errorf("starting the operator: %w", err)
 	}
-	t.Cleanup(func() { keepLogOnFailure(t, op.LogPath) })
+	t.Cleanup(func() {
+		if err := op.Stop(); err != nil {
+			t.Error(err)
+		}
+		keepLogOnFailure(t, op.LogPath)
+	})
 	return op, nil
 }
 
@@ -346,12 +346,12 @@ func keepLogOnFailure(t *testing.T, path string) {
 	if err != nil {
 		return
 	}
-	defer src.Close()
+	defer func() { _ = src.Close() }()
 	dst, err := os.Create(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+filepath.Base(path)))
 	if err != nil {
 		return
 	}
-	defer dst.Close()
+	defer func() { _ = dst.Close() }()
 	_, _ = io.Copy(dst, src)
 	t.Logf("operator log kept at %s", dst.Name())
 }
@@ -402,9 +402,10 @@ func sortedMap(m map[string]int) string {
 	return strings.TrimSpace(b.String())
 }
 
-// waitForLog polls the log at path until it holds text, and returns when
-// the test first saw it; bounded by within.
-func waitForLog(ctx context.Context, path, text string, within time.Duration) (time.Time, error) {
+// waitForLease polls the operator log at path until it says the lease was
+// acquired, and returns when the test first saw it; bounded by within.
+func waitForLease(ctx context.Context, path string, within time.Duration) (time.Time, error) {
+	const text = acquiredLease
 	deadline := time.Now().Add(within)
 	for {
 		if logged(path, text) {

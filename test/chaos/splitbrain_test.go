@@ -57,15 +57,13 @@ func TestSplitBrainFrozenLeaderWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer leader.Stop()
-	if _, err := waitForLog(ctx, leader.LogPath, acquiredLease, 2*lease+10*time.Second); err != nil {
+	if _, err := waitForLease(ctx, leader.LogPath, 2*lease+10*time.Second); err != nil {
 		t.Fatalf("the first operator never became leader: %v", err)
 	}
 	standby, err := startOperator(ctx, t, replicas[1].args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer standby.Stop()
 
 	type freeze struct {
 		stopped, acquired, resumed time.Time
@@ -83,7 +81,7 @@ func TestSplitBrainFrozenLeaderWritesNothing(t *testing.T) {
 			return
 		}
 		f.stopped = time.Now()
-		f.acquired, f.err = waitForLog(ctx, standby.LogPath, acquiredLease, lease+30*time.Second)
+		f.acquired, f.err = waitForLease(ctx, standby.LogPath, lease+30*time.Second)
 		// Let the new leader work a while, so the frozen one has a queue
 		// of stale work when it wakes up.
 		if f.err == nil && pause(ctx, 2*time.Second) {

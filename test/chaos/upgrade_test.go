@@ -62,7 +62,7 @@ func TestUpgradeTakesOverEveryState(t *testing.T) {
 	defer oldAPI.Close()
 	previous, err := env.StartBinary(ctx, old, append(operatorArgs, "--voice-api-url", oldAPI.URL, "--list-page-size", "50")...)
 	must(t, err)
-	defer previous.Stop()
+	t.Cleanup(func() { _ = previous.Stop() }) // stopped below; this is for a failure before
 
 	theirs, err := env.Sim.CreateOutOfBand(account, voicesim.Record{UniqueName: "taken", CallNotificationURL: "https://console.example.com/"})
 	must(t, err)
@@ -95,7 +95,7 @@ func TestUpgradeTakesOverEveryState(t *testing.T) {
 		}
 		return strand.posts("inflight") > 0 && strand.posts("refused") > 0
 	})
-	previous.Stop()
+	must(t, previous.Stop())
 	must(t, env.Client.Delete(ctx, objs["deleting"]))
 
 	before := map[string][]voicesim.Record{}
@@ -111,9 +111,8 @@ func TestUpgradeTakesOverEveryState(t *testing.T) {
 	calls := &writeLog{}
 	newAPI := httptest.NewServer(calls.wrap(env.Sim))
 	defer newAPI.Close()
-	current, err := startOperator(ctx, t, "--voice-api-url", newAPI.URL, "--resync-period", "2s")
+	_, err = startOperator(ctx, t, "--voice-api-url", newAPI.URL, "--resync-period", "2s")
 	must(t, err)
-	defer current.Stop()
 
 	for name, reason := range map[string]string{"ready": voicev1alpha1.ReasonSynced, "taken": voicev1alpha1.ReasonAlreadyExists,
 		"inflight": voicev1alpha1.ReasonAlreadyExists, "refused": voicev1alpha1.ReasonSynced} {

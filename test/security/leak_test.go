@@ -64,7 +64,11 @@ func TestSecretsNeverLeaveTheirSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer op.Stop()
+	t.Cleanup(func() {
+		if err := op.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
 
 	byToken := config(ns, "by-token", "token-creds", nil)
 	byKey := config(ns, "by-key", "key-creds", &voicev1alpha1.SecretReference{Name: "webhook-auth"})
