@@ -51,9 +51,7 @@ func waitADReady(ctx context.Context, obj *voicev1alpha1.AccountDefault) {
 // "default" that references it, and waits until the default is set.
 func (t tenant) givenDefaultSet(ctx context.Context) (*voicev1alpha1.ClientConfiguration, *voicev1alpha1.AccountDefault) {
 	GinkgoHelper()
-	cc := t.clientConfiguration("web")
-	create(ctx, cc)
-	waitReady(ctx, cc)
+	cc := t.readyConfiguration(ctx, "web")
 	ad := t.accountDefault("default", "web")
 	create(ctx, ad)
 	adReason(ctx, ad, voicev1alpha1.ReasonSynced)
@@ -65,9 +63,7 @@ var _ = Describe("AccountDefault", func() {
 	BeforeEach(func(ctx SpecContext) { t = newTenant(ctx, true) })
 
 	It("makes the referenced ClientConfiguration the account's default", func(ctx SpecContext) {
-		cc := t.clientConfiguration("web")
-		create(ctx, cc)
-		waitReady(ctx, cc)
+		cc := t.readyConfiguration(ctx, "web")
 		ad := t.accountDefault("default", "web")
 		create(ctx, ad)
 
@@ -101,9 +97,7 @@ var _ = Describe("AccountDefault", func() {
 		Expect(kstatusOf(ad)).To(Equal(status.InProgressStatus))
 		Expect(t.calls()).NotTo(HaveKey(postDefault))
 
-		cc := t.clientConfiguration("later")
-		create(ctx, cc)
-		waitReady(ctx, cc)
+		cc := t.readyConfiguration(ctx, "later")
 		adReason(ctx, ad, voicev1alpha1.ReasonSynced)
 		Expect(sim.Default(t.account)).To(Equal(cc.Status.ID))
 	})
@@ -193,9 +187,7 @@ var _ = Describe("AccountDefault", func() {
 		adReason(ctx, ad, voicev1alpha1.ReasonConfigurationNotFound)
 		Expect(kstatusOf(ad)).To(Equal(status.InProgressStatus))
 
-		again := t.clientConfiguration("web")
-		create(ctx, again)
-		waitReady(ctx, again)
+		again := t.readyConfiguration(ctx, "web")
 		adReason(ctx, ad, voicev1alpha1.ReasonSynced)
 		Expect(sim.Default(t.account)).To(Equal(again.Status.ID))
 	})

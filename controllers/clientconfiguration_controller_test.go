@@ -63,9 +63,7 @@ var _ = Describe("ClientConfiguration", func() {
 	BeforeEach(func(ctx SpecContext) { t = newTenant(ctx, true) })
 
 	It("creates the remote configuration with one POST, stores its id, and holds a finalizer", func(ctx SpecContext) {
-		obj := t.clientConfiguration("web")
-		create(ctx, obj)
-		waitReady(ctx, obj)
+		obj := t.readyConfiguration(ctx, "web")
 
 		remote := t.remoteByName("web")
 		Expect(remote).To(HaveLen(1))
@@ -90,9 +88,7 @@ var _ = Describe("ClientConfiguration", func() {
 	})
 
 	It("corrects a spec change with exactly one full PUT", func(ctx SpecContext) {
-		obj := t.clientConfiguration("edit")
-		create(ctx, obj)
-		waitReady(ctx, obj)
+		obj := t.readyConfiguration(ctx, "edit")
 		id := obj.Status.ID
 		before := t.calls()[putConfig]
 
@@ -113,9 +109,7 @@ var _ = Describe("ClientConfiguration", func() {
 	})
 
 	It("renames the remote configuration in place when uniqueName changes", func(ctx SpecContext) {
-		obj := t.clientConfiguration("old-name")
-		create(ctx, obj)
-		waitReady(ctx, obj)
+		obj := t.readyConfiguration(ctx, "old-name")
 		id := obj.Status.ID
 
 		obj.Spec.UniqueName = "new-name"
@@ -127,9 +121,7 @@ var _ = Describe("ClientConfiguration", func() {
 	})
 
 	It("puts back a remote edit at the next resync", func(ctx SpecContext) {
-		obj := t.clientConfiguration("drift")
-		create(ctx, obj)
-		waitReady(ctx, obj)
+		obj := t.readyConfiguration(ctx, "drift")
 
 		Expect(sim.EditOutOfBand(t.account, obj.Status.ID, func(r *voicesim.Record) {
 			r.CallNotificationURL = "https://attacker.example/steal"
@@ -147,9 +139,7 @@ var _ = Describe("ClientConfiguration", func() {
 	})
 
 	It("creates the remote configuration again when it was deleted outside Kubernetes", func(ctx SpecContext) {
-		obj := t.clientConfiguration("gone")
-		create(ctx, obj)
-		waitReady(ctx, obj)
+		obj := t.readyConfiguration(ctx, "gone")
 		oldID := obj.Status.ID
 
 		Expect(sim.DeleteOutOfBand(t.account, oldID)).To(Succeed())
@@ -165,9 +155,7 @@ var _ = Describe("ClientConfiguration", func() {
 	})
 
 	It("deletes the remote configuration, then releases the finalizer", func(ctx SpecContext) {
-		obj := t.clientConfiguration("bye")
-		create(ctx, obj)
-		waitReady(ctx, obj)
+		obj := t.readyConfiguration(ctx, "bye")
 
 		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
 		Eventually(func(g Gomega) error {
@@ -334,9 +322,7 @@ var _ = Describe("ClientConfiguration", func() {
 	})
 
 	It("refuses to act in another account when the Secret is switched (AccountChanged)", func(ctx SpecContext) {
-		obj := t.clientConfiguration("moved")
-		create(ctx, obj)
-		waitReady(ctx, obj)
+		obj := t.readyConfiguration(ctx, "moved")
 
 		other := t.moveSecretToNewAccount(ctx)
 
@@ -363,9 +349,7 @@ var _ = Describe("ClientConfiguration", func() {
 	})
 
 	It("resyncs at once when reconcile-requested-at changes, and echoes the value", func(ctx SpecContext) {
-		obj := t.clientConfiguration("poke")
-		create(ctx, obj)
-		waitReady(ctx, obj)
+		obj := t.readyConfiguration(ctx, "poke")
 		Expect(sim.EditOutOfBand(t.account, obj.Status.ID, func(r *voicesim.Record) { r.CallNotificationMethod = "GET" })).To(Succeed())
 
 		patchAnnotation(ctx, obj, voicev1alpha1.AnnotationReconcileRequestedAt, "now-1")

@@ -253,6 +253,16 @@ func (t tenant) clientConfiguration(name string, mutate ...func(*voicev1alpha1.C
 	return obj
 }
 
+// readyConfiguration creates the tenant's ClientConfiguration name and
+// waits until it is Ready.
+func (t tenant) readyConfiguration(ctx context.Context, name string) *voicev1alpha1.ClientConfiguration {
+	GinkgoHelper()
+	obj := t.clientConfiguration(name)
+	create(ctx, obj)
+	waitReady(ctx, obj)
+	return obj
+}
+
 // create creates obj and, when the spec ends, deletes it and waits until it
 // is gone, so no spec leaves reconciling objects behind.
 func create(ctx context.Context, obj client.Object) {

@@ -155,9 +155,7 @@ var _ = Describe("Ownership", func() {
 
 	Context("when the configuration is deleted outside Kubernetes", func() {
 		It("goes through the name check before creating it again: a configuration now holding the name is AlreadyExists", func(ctx SpecContext) {
-			obj := t.clientConfiguration("replaced")
-			create(ctx, obj)
-			waitReady(ctx, obj)
+			obj := t.readyConfiguration(ctx, "replaced")
 			Expect(sim.DeleteOutOfBand(t.account, obj.Status.ID)).To(Succeed())
 			theirs, err := sim.CreateOutOfBand(t.account, consoleMade("replaced"))
 			Expect(err).NotTo(HaveOccurred())
@@ -197,9 +195,7 @@ var _ = Describe("Ownership", func() {
 
 	Context("one remote configuration, one owner", func() {
 		It("refuses a second object adopting a configuration another object manages (Conflict), and keeps the first one honest", func(ctx SpecContext) {
-			first := t.clientConfiguration("shared")
-			create(ctx, first)
-			waitReady(ctx, first)
+			first := t.readyConfiguration(ctx, "shared")
 
 			other := t.sibling(ctx)
 			second := other.clientConfiguration("yy", func(o *voicev1alpha1.ClientConfiguration) {
@@ -225,9 +221,7 @@ var _ = Describe("Ownership", func() {
 
 		It("lets the older of two objects that both hold one configuration keep it, and the younger never deletes it", func(ctx SpecContext) {
 			// Two holders: a state an earlier version could leave behind.
-			first := t.clientConfiguration("held")
-			create(ctx, first)
-			waitReady(ctx, first)
+			first := t.readyConfiguration(ctx, "held")
 			other := t.sibling(ctx)
 			second := other.clientConfiguration("held-too", func(o *voicev1alpha1.ClientConfiguration) {
 				o.Spec.UniqueName = "held"
@@ -284,9 +278,7 @@ var _ = Describe("Ownership", func() {
 		})
 
 		It("stalls an AccountDefault whose Secret now names another account (AccountChanged), writing nothing there", func(ctx SpecContext) {
-			cc := t.clientConfiguration("home")
-			create(ctx, cc)
-			waitReady(ctx, cc)
+			cc := t.readyConfiguration(ctx, "home")
 			ad := t.accountDefault("home-default", "home")
 			create(ctx, ad)
 			waitADReady(ctx, ad)
@@ -375,9 +367,7 @@ var _ = Describe("Ownership", func() {
 	})
 
 	It("deletes a configuration that is the account's default together with its AccountDefault, whatever the API does about deleting a default", func(ctx SpecContext) {
-		cc := t.clientConfiguration("the-default")
-		create(ctx, cc)
-		waitReady(ctx, cc)
+		cc := t.readyConfiguration(ctx, "the-default")
 		ad := t.accountDefault("the-default", "the-default")
 		create(ctx, ad)
 		waitADReady(ctx, ad)
@@ -393,9 +383,7 @@ var _ = Describe("Ownership", func() {
 	})
 
 	It("waits with IsDefault while the API refuses to delete the default, and deletes once it is unset", func(ctx SpecContext) {
-		cc := t.clientConfiguration("pinned")
-		create(ctx, cc)
-		waitReady(ctx, cc)
+		cc := t.readyConfiguration(ctx, "pinned")
 		Expect(sim.SetDefaultOutOfBand(t.account, cc.Status.ID)).To(Succeed())
 
 		Expect(k8sClient.Delete(ctx, cc)).To(Succeed())

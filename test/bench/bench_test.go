@@ -21,11 +21,7 @@ import (
 func TestCountsPerObject(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	env, err := kube.StartEnv(ctx, "../..", t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Stop()
+	env := kube.StartTestEnv(ctx, t, "../..")
 
 	cfg := bench.Config{Objects: 40, Accounts: 2, Observe: "list", Resync: 2 * time.Second, SteadyPeriods: 3,
 		Concurrency: 4, VoiceQPS: 200, KubeQPS: 200, PageSize: 8, EditPercent: 10}

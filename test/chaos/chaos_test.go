@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/internal/localenv"
 	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
@@ -92,12 +93,9 @@ func TestKillsDuringAStormLoseNothing(t *testing.T) {
 		{name: "faulty remote", faults: remoteFaults},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sz := stormSize()
-			seed := chaosSeed(t)
-			ctx, cancel := context.WithTimeout(context.Background(), sz.storm+2*sz.converge+time.Minute)
-			defer cancel()
+			sz, seed := stormSize(), chaosSeed(t)
+			ctx, cancel := stormContext(t, sz)
 			s := startStorm(ctx, t, seed, sz.objects)
-			env.Sim.ResetCalls()
 			faults := tc.faults
 			faults.Seed = seed
 			env.Sim.SetFaults(faults)
@@ -108,12 +106,7 @@ func TestKillsDuringAStormLoseNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			at := killTimes(rand.New(rand.NewPCG(uint64(seed), 2)), sz.kills, sz.storm)
-			type killer struct {
-				op  *localenv.Operator // the one running when the storm ended
-				err error
-			}
-			killed := make(chan killer, 1)
-			go func() {
+			stormBeside(ctx, t, cancel, s, sz, "restarts", func() (struct{}, error) {
 				start := time.Now()
 				for _, d := range at {
 					if !pause(ctx, time.Until(start.Add(d))) {
@@ -123,34 +116,15 @@ func TestKillsDuringAStormLoseNothing(t *testing.T) {
 					t.Logf("SIGKILLed the operator at %s of the storm", d.Round(time.Millisecond))
 					restarted, err := startOperator(ctx, t)
 					if err != nil {
-						killed <- killer{err: err}
-						return
+						return struct{}{}, err
 					}
 					op = restarted
 				}
-				killed <- killer{op: op}
-			}()
-			stormErr := s.run(ctx, sz.storm)
-			if stormErr != nil {
-				cancel()
-			}
-			k := <-killed
-			if stormErr != nil || k.err != nil {
-				t.Fatalf("storm: %v; restarts: %v", stormErr, k.err)
-			}
+				return struct{}{}, nil
+			})
 
 			env.Sim.SetFaults(voicesim.Faults{})
-			faultCounts := env.Sim.FaultCounts()
-			objs, took, err := s.waitConverged(ctx, sz.converge)
-			if err != nil {
-				t.Fatal(err)
-			}
-			calls := env.Sim.Calls()
-			check := s.checkRemote(objs)
-			report(t, s, len(at), calls, faultCounts, took, check)
-			if !check.ok() {
-				t.Fatalf("remote state differs from the objects: %s", check)
-			}
+			objs := s.convergeExactly(ctx, t, sz, len(at), env.Sim.FaultCounts())
 			// The storm deletes too few objects for 2% lost answers to show
 			// up reliably, so the final delete of everything runs under the
 			// same faults: every finalizer must still be released, and only
@@ -178,12 +152,9 @@ func TestKillsDuringAStormLoseNothing(t *testing.T) {
 // any write of the dead leader.
 func TestLeaderFailoverDuringAStorm(t *testing.T) {
 	const lease, renew, retry = 4 * time.Second, 3 * time.Second, 500 * time.Millisecond
-	sz := stormSize()
-	seed := chaosSeed(t)
-	ctx, cancel := context.WithTimeout(context.Background(), sz.storm+2*sz.converge+time.Minute)
-	defer cancel()
+	sz, seed := stormSize(), chaosSeed(t)
+	ctx, cancel := stormContext(t, sz)
 	s := startStorm(ctx, t, seed, sz.objects)
-	env.Sim.ResetCalls()
 
 	leaderWrites, standbyWrites := &writeLog{}, &writeLog{}
 	leaderAPI, standbyAPI := httptest.NewServer(leaderWrites.wrap(env.Sim)), httptest.NewServer(standbyWrites.wrap(env.Sim))
@@ -207,42 +178,20 @@ func TestLeaderFailoverDuringAStorm(t *testing.T) {
 	}
 
 	killAt := time.Duration(0.3*float64(sz.storm)) + time.Duration(rand.New(rand.NewPCG(uint64(seed), 2)).Int64N(int64(sz.storm/3)))
-	type failover struct {
-		killed, acquired time.Time
-		err              error
-	}
-	done := make(chan failover, 1)
-	go func() {
+	type failover struct{ killed, acquired time.Time }
+	f := stormBeside(ctx, t, cancel, s, sz, "failover", func() (failover, error) {
 		if !pause(ctx, killAt) {
-			done <- failover{err: ctx.Err()}
-			return
+			return failover{}, ctx.Err()
 		}
 		if logged(standby.LogPath, acquiredLease) {
-			done <- failover{err: fmt.Errorf("the standby held the lease before the leader died")}
-			return
+			return failover{}, fmt.Errorf("the standby held the lease before the leader died")
 		}
 		leader.Kill()
 		killed := time.Now()
 		acquired, err := waitForLease(ctx, standby.LogPath, lease+30*time.Second)
-		done <- failover{killed: killed, acquired: acquired, err: err}
-	}()
-	stormErr := s.run(ctx, sz.storm)
-	if stormErr != nil {
-		cancel()
-	}
-	f := <-done
-	if stormErr != nil || f.err != nil {
-		t.Fatalf("storm: %v; failover: %v", stormErr, f.err)
-	}
-	objs, took, err := s.waitConverged(ctx, sz.converge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check := s.checkRemote(objs)
-	report(t, s, 1, env.Sim.Calls(), nil, took, check)
-	if !check.ok() {
-		t.Fatalf("remote state differs from the objects: %s", check)
-	}
+		return failover{killed: killed, acquired: acquired}, err
+	})
+	s.convergeExactly(ctx, t, sz, 1, nil)
 
 	takeover := f.acquired.Sub(f.killed)
 	dead, survivor := leaderWrites.spans(), standbyWrites.spans()
@@ -274,6 +223,48 @@ func TestLeaderFailoverDuringAStorm(t *testing.T) {
 	}
 }
 
+// stormBeside runs the storm while side runs beside it, and fails the test
+// if either failed; it returns what side returned. A failed storm cancels
+// ctx, so side stops too.
+func stormBeside[T any](ctx context.Context, t *testing.T, cancel context.CancelFunc, s *storm, sz size, what string, side func() (T, error)) T {
+	t.Helper()
+	type outcome struct {
+		value T
+		err   error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		v, err := side()
+		done <- outcome{v, err}
+	}()
+	stormErr := s.run(ctx, sz.storm)
+	if stormErr != nil {
+		cancel()
+	}
+	o := <-done
+	if stormErr != nil || o.err != nil {
+		t.Fatalf("storm: %v; %s: %v", stormErr, what, o.err)
+	}
+	return o.value
+}
+
+// convergeExactly waits until every object converged after the storm,
+// reports the run, and fails the test unless the remote state is exactly
+// what the objects ask for: no leak, no duplicate, no wrong field or id.
+func (s *storm) convergeExactly(ctx context.Context, t *testing.T, sz size, kills int, faults map[string]int) map[string]*voicev1alpha1.ClientConfiguration {
+	t.Helper()
+	objs, took, err := s.waitConverged(ctx, sz.converge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := s.checkRemote(objs)
+	report(t, s, kills, env.Sim.Calls(), faults, took, check)
+	if !check.ok() {
+		t.Fatalf("remote state differs from the objects: %s", check)
+	}
+	return objs
+}
+
 // acquiredLease is what client-go's leader election logs when it wins
 // (capitalised through controller-runtime's logger, not through klog's).
 const acquiredLease = "successfully acquired lease"
@@ -288,8 +279,17 @@ func chaosSeed(t *testing.T) int64 {
 	return seed
 }
 
+// stormContext bounds a storm test: the storm, twice the time to converge,
+// and a minute of slack. It is cancelled when the test ends.
+func stormContext(t *testing.T, sz size) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), sz.storm+2*sz.converge+time.Minute)
+	t.Cleanup(cancel)
+	return ctx, cancel
+}
+
 // startStorm makes a namespace, an account and its Secret, and a storm
-// over them drawing from the seed.
+// over them drawing from the seed; the simulator's counters start from
+// zero.
 func startStorm(ctx context.Context, t *testing.T, seed int64, n int) *storm {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "chaos-"}}
@@ -300,6 +300,7 @@ func startStorm(ctx context.Context, t *testing.T, seed int64, n int) *storm {
 	if err := env.CreateSecret(ctx, ns.Name, "creds", account, fmt.Sprintf("token-%x", seed)); err != nil {
 		t.Fatal(err)
 	}
+	env.Sim.ResetCalls()
 	return newStorm(env, ns.Name, "creds", account, n, rand.New(rand.NewPCG(uint64(seed), 1)))
 }
 

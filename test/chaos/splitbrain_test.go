@@ -1,7 +1,6 @@
 package chaos_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -31,12 +30,9 @@ import (
 // state must be exact.
 func TestSplitBrainFrozenLeaderWritesNothing(t *testing.T) {
 	const lease, renew, retry = 4 * time.Second, 3 * time.Second, 500 * time.Millisecond
-	sz := stormSize()
-	seed := chaosSeed(t)
-	ctx, cancel := context.WithTimeout(context.Background(), sz.storm+2*sz.converge+time.Minute)
-	defer cancel()
+	sz, seed := stormSize(), chaosSeed(t)
+	ctx, cancel := stormContext(t, sz)
 	s := startStorm(ctx, t, seed, sz.objects)
-	env.Sim.ResetCalls()
 
 	type replica struct {
 		remote, apiserver *writeLog
@@ -65,49 +61,32 @@ func TestSplitBrainFrozenLeaderWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type freeze struct {
-		stopped, acquired, resumed time.Time
-		err                        error
-	}
-	done := make(chan freeze, 1)
-	go func() {
+	type freeze struct{ stopped, acquired, resumed time.Time }
+	// Whatever happens, the frozen leader must not stay frozen.
+	t.Cleanup(func() { _ = leader.Signal(syscall.SIGCONT) })
+	f := stormBeside(ctx, t, cancel, s, sz, "freeze", func() (freeze, error) {
 		var f freeze
 		if !pause(ctx, sz.storm/3) {
-			done <- freeze{err: ctx.Err()}
-			return
+			return f, ctx.Err()
 		}
-		if f.err = leader.Signal(syscall.SIGSTOP); f.err != nil {
-			done <- f
-			return
+		if err := leader.Signal(syscall.SIGSTOP); err != nil {
+			return f, err
 		}
 		f.stopped = time.Now()
-		f.acquired, f.err = waitForLease(ctx, standby.LogPath, lease+30*time.Second)
+		acquired, err := waitForLease(ctx, standby.LogPath, lease+30*time.Second)
+		if err != nil {
+			return f, err
+		}
+		f.acquired = acquired
 		// Let the new leader work a while, so the frozen one has a queue
 		// of stale work when it wakes up.
-		if f.err == nil && pause(ctx, 2*time.Second) {
-			f.resumed = time.Now()
-			f.err = leader.Signal(syscall.SIGCONT)
+		if !pause(ctx, 2*time.Second) {
+			return f, ctx.Err()
 		}
-		done <- f
-	}()
-	stormErr := s.run(ctx, sz.storm)
-	if stormErr != nil {
-		cancel()
-	}
-	f := <-done
-	if stormErr != nil || f.err != nil {
-		_ = leader.Signal(syscall.SIGCONT)
-		t.Fatalf("storm: %v; freeze: %v", stormErr, f.err)
-	}
-	objs, took, err := s.waitConverged(ctx, sz.converge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check := s.checkRemote(objs)
-	report(t, s, 0, env.Sim.Calls(), nil, took, check)
-	if !check.ok() {
-		t.Fatalf("remote state differs from the objects: %s", check)
-	}
+		f.resumed = time.Now()
+		return f, leader.Signal(syscall.SIGCONT)
+	})
+	s.convergeExactly(ctx, t, sz, 0, nil)
 
 	old, current := replicas[0], replicas[1]
 	remoteAfter, kubeAfter := old.remote.since(f.resumed), workWrites(old.apiserver.since(f.resumed))

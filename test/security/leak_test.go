@@ -33,11 +33,7 @@ import (
 func TestSecretsNeverLeaveTheirSecrets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	env, err := kube.StartEnv(ctx, "../..", t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Stop()
+	env := kube.StartTestEnv(ctx, t, "../..")
 
 	const ns = "default"
 	suffix := fmt.Sprint(time.Now().UnixNano())

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,6 +110,18 @@ func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env
 	e.server = httptest.NewServer(e.Sim)
 	e.SimURL = e.server.URL
 	return e, nil
+}
+
+// StartTestEnv is StartEnv for a test: it fails the test if the env cannot
+// start, and stops it when the test ends.
+func StartTestEnv(ctx context.Context, t testing.TB, root string) *Env {
+	t.Helper()
+	env, err := StartEnv(ctx, root, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Stop)
+	return env
 }
 
 // writeKubeconfig installs config/rbac and writes a kubeconfig that
