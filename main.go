@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -87,7 +88,10 @@ func parseFlags() (options, zap.Options) {
 	flag.DurationVar(&o.requestTimeout, "voice-api-timeout", 10*time.Second, "Timeout of one request to the Voice API.")
 	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 50, "Requests per second to the Kubernetes apiserver.")
 	flag.IntVar(&o.kubeBurst, "kube-api-burst", 100, "Burst of requests to the Kubernetes apiserver.")
-	zapOpts := zap.Options{}
+	// JSON lines, as a log pipeline wants them; stack traces only for a
+	// panic: an error the operator logs says what failed in its message.
+	// --zap-devel, --zap-encoder and --zap-stacktrace-level still override.
+	zapOpts := zap.Options{StacktraceLevel: zapcore.PanicLevel}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return o, zapOpts

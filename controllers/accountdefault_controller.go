@@ -7,8 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -74,7 +72,8 @@ func (r *AccountDefaultReconciler) requeueAfter() time.Duration {
 }
 
 func (r *AccountDefaultReconciler) readyMessage(obj *voicev1alpha1.AccountDefault) string {
-	return fmt.Sprintf("%s is the default of account %s", obj.Status.ConfigurationID, obj.Status.AccountSID)
+	// The id has a column of its own, the account one in -o wide.
+	return "Is the account's default"
 }
 
 // reconcileNormal makes the target configuration the account's default.
@@ -101,7 +100,8 @@ func (r *AccountDefaultReconciler) reconcileNormal(ctx context.Context, obj *voi
 		return err
 	}
 	target, err := r.target(ctx, obj, api.AccountSID())
-	if errors.Is(err, errTargetDeleted) {
+	switch {
+	case errors.Is(err, errTargetDeleted):
 		// The referenced configuration is about to be deleted remotely. An
 		// API may refuse to delete the default, so let go of it first, or
 		// deleting both objects together would wait on each other.
@@ -109,6 +109,11 @@ func (r *AccountDefaultReconciler) reconcileNormal(ctx context.Context, obj *voi
 			return uerr
 		}
 		obj.Status.ConfigurationID = ""
+	case err != nil && obj.Status.ConfigurationID != "":
+		// Keep showing the id only while it is still the default.
+		if current, derr := api.GetDefault(ctx); voice.IsNotFound(derr) || (derr == nil && current.ID != obj.Status.ConfigurationID) {
+			obj.Status.ConfigurationID = ""
+		}
 	}
 	if err != nil {
 		return err
@@ -180,14 +185,18 @@ func (r *AccountDefaultReconciler) target(ctx context.Context, obj *voicev1alpha
 	}
 	switch {
 	case err != nil:
-		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotFound, fmt.Errorf("ClientConfiguration %q does not exist in namespace %q", name, obj.Namespace))
+		// On a fresh apply the AccountDefault may come first: progress, not
+		// a Warning, until it is created.
+		return "", progressing(voicev1alpha1.ReasonConfigurationNotFound, fmt.Errorf("ClientConfiguration %q does not exist in namespace %q", name, obj.Namespace))
 	case !cc.DeletionTimestamp.IsZero() && cc.Spec.DeletionPolicy != voicev1alpha1.DeletionPolicyOrphan &&
 		cc.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly:
 		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotFound, fmt.Errorf("ClientConfiguration %q is being deleted, and its remote configuration with it: %w", name, errTargetDeleted))
 	case !cc.DeletionTimestamp.IsZero():
 		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotFound, fmt.Errorf("ClientConfiguration %q is being deleted", name))
-	case !isReady(cc.Status.Conditions, cc.Generation, cc.Status.ObservedGeneration) || cc.Status.ID == "":
-		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotReady, fmt.Errorf("ClientConfiguration %q is not Ready yet", name))
+	case cc.Status.ID == "":
+		// The default needs only the id; while the configuration is being
+		// created there is none yet: progress, not a Warning.
+		return "", progressing(voicev1alpha1.ReasonConfigurationNotReady, fmt.Errorf("ClientConfiguration %q has no remote configuration yet", name))
 	case cc.Status.AccountSID != account:
 		return "", waitingFor(voicev1alpha1.ReasonConfigurationNotReady, fmt.Errorf(
 			"ClientConfiguration %q lives in account %s, but this AccountDefault's Secret names account %s", name, cc.Status.AccountSID, account))
@@ -215,7 +224,7 @@ func (r *AccountDefaultReconciler) ensureDefault(ctx context.Context, obj *voice
 			// The id is gone remotely: a referenced ClientConfiguration
 			// recreates it at its next resync; a raw id may be fixed by hand.
 			obj.Status.ConfigurationID = ""
-			return &stepError{reason: voicev1alpha1.ReasonConfigurationNotFound, class: classWaiting, after: r.ResyncPeriod,
+			return &stepError{reason: voicev1alpha1.ReasonConfigurationNotFound, class: classWaiting, user: true, after: r.ResyncPeriod,
 				err: fmt.Errorf("configuration %s does not exist in account %s", target, api.AccountSID())}
 		}
 		return remoteError("setting the account's default configuration", err)
@@ -227,9 +236,9 @@ func (r *AccountDefaultReconciler) ensureDefault(ctx context.Context, obj *voice
 	}
 	r.Metrics.driftCorrected(kindAccountDefault, source)
 	if previous == "" {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s", target, api.AccountSID())
+		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s", target, api.AccountSID())
 	} else {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s (it was %s)", target, api.AccountSID(), previous)
+		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s (it was %s)", target, api.AccountSID(), previous)
 	}
 	return nil
 }
@@ -261,7 +270,7 @@ func (r *AccountDefaultReconciler) unsetIfOurs(ctx context.Context, obj *voicev1
 		return nil
 	}
 	if api.AccountSID() != obj.Status.AccountSID {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, eventDefaultLeft, "UnsetDefault",
+		r.announce(ctx, obj, corev1.EventTypeWarning, eventDefaultLeft, "UnsetDefault",
 			"The Secret now names account %s, not %s; left the default of %s as it is", api.AccountSID(), obj.Status.AccountSID, obj.Status.AccountSID)
 		return nil
 	}
@@ -273,27 +282,22 @@ func (r *AccountDefaultReconciler) unsetIfOurs(ctx context.Context, obj *voicev1
 		return remoteError("reading the account's default configuration", err)
 	}
 	if current.ID != obj.Status.ConfigurationID {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventDefaultLeft, "UnsetDefault",
+		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultLeft, "UnsetDefault",
 			"The account's default is now %s, which this object did not set; left it as it is", current.ID)
 		return nil
 	}
 	if err := api.UnsetDefault(ctx); err != nil && !voice.IsNotFound(err) {
 		return remoteError("unsetting the account's default configuration", err)
 	}
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventDefaultUnset, "UnsetDefault", "Unset %s as the default of account %s", current.ID, api.AccountSID())
+	r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultUnset, "UnsetDefault", "Unset %s as the default of account %s", current.ID, api.AccountSID())
 	return nil
-}
-
-// isReady reports whether conds say Ready=True for the current generation.
-func isReady(conds []metav1.Condition, generation, observed int64) bool {
-	ready := meta.FindStatusCondition(conds, voicev1alpha1.ConditionReady)
-	return ready != nil && ready.Status == metav1.ConditionTrue && observed == generation
 }
 
 // SetupWithManager registers the controller: AccountDefaults, the
 // ClientConfigurations they reference, the other AccountDefaults of the same
 // account, and the Secrets they name (metadata only).
 func (r *AccountDefaultReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	r.setUp()
 	indexer := mgr.GetFieldIndexer()
 	indexes := map[string]client.IndexerFunc{
 		credentialsIndex: func(o client.Object) []string {

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -38,7 +39,7 @@ func adReason(ctx context.Context, obj *voicev1alpha1.AccountDefault, reason str
 		g.Expect(ready.Reason).To(Equal(reason), "Ready is %s: %s", ready.Reason, ready.Message)
 		g.Expect(ready.ObservedGeneration).To(Equal(obj.Generation))
 	}).WithContext(ctx).Should(Succeed())
-	return ready
+	return detailOf(obj.Status.Conditions, ready)
 }
 
 // waitADReady waits until the AccountDefault is Synced.
@@ -100,6 +101,22 @@ var _ = Describe("AccountDefault", func() {
 		cc := t.readyConfiguration(ctx, "later")
 		adReason(ctx, ad, voicev1alpha1.ReasonSynced)
 		Expect(sim.Default(t.account)).To(Equal(cc.Status.ID))
+		Expect(warnings(ctx, Default, ad)).To(BeEmpty(), "waiting for an object that is being created is progress, not a problem")
+	})
+
+	It("stays Ready, without a Warning, while its ClientConfiguration is edited", func(ctx SpecContext) {
+		cc, ad := t.givenDefaultSet(ctx)
+		for i := range 3 {
+			fetch(ctx, Default, cc)
+			cc.Spec.Description = fmt.Sprintf("edit %d", i)
+			Expect(k8sClient.Update(ctx, cc)).To(Succeed())
+			waitReady(ctx, cc)
+		}
+		Consistently(func(g Gomega) {
+			fetch(ctx, g, ad)
+			g.Expect(meta.FindStatusCondition(ad.Status.Conditions, voicev1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		}).WithContext(ctx).Should(Succeed())
+		Expect(warnings(ctx, Default, ad)).To(BeEmpty())
 	})
 
 	It("puts the default back at the next resync when it was changed by hand", func(ctx SpecContext) {

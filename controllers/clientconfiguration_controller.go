@@ -3,11 +3,13 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -191,12 +193,12 @@ func (r *ClientConfigurationReconciler) act(ctx context.Context, obj *voicev1alp
 		return r.conflict(ctx, obj, seen.rival, cmpOr(seen.owned, seen.holder))
 	case seen.owned != nil:
 		if seen.recovered {
-			r.event(obj, corev1.EventTypeNormal, eventRecovered, "Recover",
+			r.event(ctx, obj, corev1.EventTypeNormal, eventRecovered, "Recover",
 				"Found remote configuration %s that an interrupted create of this object made; managing it", seen.owned.ID)
 		}
 		return r.manage(ctx, obj, api, seen.owned, want, seen.drifted)
 	case seen.holder != nil && wantsAdoption(obj):
-		r.event(obj, corev1.EventTypeNormal, eventAdopted, "Adopt",
+		r.event(ctx, obj, corev1.EventTypeNormal, eventAdopted, "Adopt",
 			"Adopted existing remote configuration %s (annotation %s)", seen.holder.ID, voicev1alpha1.AnnotationAdopt)
 		return r.manage(ctx, obj, api, seen.holder, want, drift(want, seen.holder))
 	case seen.holder != nil:
@@ -222,10 +224,7 @@ func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1
 		r.remote.verified(api, obj, cfg)
 		return nil
 	}
-	source := sourceSpec
-	if obj.Status.ObservedGeneration == obj.Generation {
-		source = sourceRemote
-	}
+	source := r.driftSource(api, obj, cfg)
 	updated, err := api.Update(ctx, cfg.ID, want)
 	if err != nil {
 		if taken := r.nameTakenOnUpdate(ctx, api, cfg.ID, want.UniqueName, err); taken != nil {
@@ -237,9 +236,30 @@ func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1
 	r.remote.verified(api, obj, updated)
 	r.record(obj, api, updated, nil)
 	r.Metrics.driftCorrected(kindClientConfiguration, source)
-	r.event(obj, corev1.EventTypeNormal, eventUpdated, "Update",
+	if slices.Contains(drifted, "uniqueName") && readIntent(obj) != nil {
+		// The marker names the unique name of the create; after a rename it
+		// would only mislead whoever reads it.
+		if err := patchMetadata(ctx, r.Client, obj, func() { clearIntent(obj) }); err != nil {
+			return transient(voicev1alpha1.ReasonProgressing, err)
+		}
+	}
+	r.event(ctx, obj, corev1.EventTypeNormal, eventUpdated, "Update",
 		"Updated remote configuration %s (%s changed: %s)", cfg.ID, source, strings.Join(drifted, ", "))
 	return nil
+}
+
+// driftSource says what made the remote configuration differ from the
+// spec: the spec (a new generation), the remote side (someone changed it),
+// or the Secret of the webhook's basic auth (the spec and the remote side
+// are as last found right, but the password the operator sends changed).
+func (r *ClientConfigurationReconciler) driftSource(api VoiceAPI, obj *voicev1alpha1.ClientConfiguration, cfg *voice.Configuration) string {
+	switch {
+	case obj.Status.ObservedGeneration != obj.Generation:
+		return sourceSpec
+	case r.remote.unchangedSince(api, obj, cfg):
+		return sourceSecret
+	}
+	return sourceRemote
 }
 
 // nameTakenOnUpdate explains a refused PUT: when another configuration
@@ -281,10 +301,10 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 		r.remote.verified(api, obj, created)
 		r.record(obj, api, created, nil)
 		if seen.vanished != "" {
-			r.event(obj, corev1.EventTypeWarning, eventRecreated, "Recreate",
+			r.event(ctx, obj, corev1.EventTypeWarning, eventRecreated, "Recreate",
 				"Remote configuration %s was deleted outside Kubernetes; created %s in its place", seen.vanished, created.ID)
 		} else {
-			r.event(obj, corev1.EventTypeNormal, eventCreated, "Create", "Created remote configuration %s", created.ID)
+			r.event(ctx, obj, corev1.EventTypeNormal, eventCreated, "Create", "Created remote configuration %s", created.ID)
 		}
 		return nil
 	case voice.ClassOf(err) == voice.ClassAccountMismatch:
@@ -327,7 +347,7 @@ func (r *ClientConfigurationReconciler) strayCreate(ctx context.Context, obj *vo
 		outcome = "; deleted the configuration it made there (" + stray.ID + ") at once"
 		if derr := api.Delete(ctx, stray.ID); derr != nil && !voice.IsNotFound(derr) {
 			outcome = "; deleting the configuration it made there (" + stray.ID + ") failed, so delete it by hand: " + derr.Error()
-			r.event(obj, corev1.EventTypeWarning, voicev1alpha1.ReasonAccountMismatch, "Delete",
+			r.event(ctx, obj, corev1.EventTypeWarning, voicev1alpha1.ReasonAccountMismatch, "Delete",
 				"A create landed in account %s by mistake and configuration %s could not be deleted there; delete it by hand", stray.AccountSID, stray.ID)
 		}
 	}
@@ -432,7 +452,7 @@ func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *vo
 	}
 	if found == nil {
 		obj.Status.ID, obj.Status.Remote = "", nil
-		return &stepError{reason: voicev1alpha1.ReasonNotFound, class: classWaiting, after: r.ResyncPeriod, err: fmt.Errorf(
+		return &stepError{reason: voicev1alpha1.ReasonNotFound, class: classWaiting, user: true, after: r.ResyncPeriod, err: fmt.Errorf(
 			"no remote configuration has unique name %q; managementPolicy is ObserveOnly, so it is not created", obj.Spec.UniqueName)}
 	}
 	r.remote.verified(api, obj, found)
@@ -451,7 +471,7 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 	if obj.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyOrphan || obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly ||
 		(obj.Status.ID == "" && intent == nil) {
 		if obj.Status.ID != "" {
-			r.event(obj, corev1.EventTypeNormal, eventOrphaned, "Orphan", "Left remote configuration %s in place (deletionPolicy %s, managementPolicy %s)",
+			r.event(ctx, obj, corev1.EventTypeNormal, eventOrphaned, "Orphan", "Left remote configuration %s in place (deletionPolicy %s, managementPolicy %s)",
 				obj.Status.ID, obj.Spec.DeletionPolicy, obj.Spec.ManagementPolicy)
 		}
 		return r.releaseFinalizer(ctx, obj)
@@ -475,7 +495,7 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 		}
 		if found == nil || !intent.proves(api.AccountSID(), found) {
 			if found != nil {
-				r.event(obj, corev1.EventTypeNormal, eventLeft, "Delete",
+				r.event(ctx, obj, corev1.EventTypeNormal, eventLeft, "Delete",
 					"Left remote configuration %s in place: this object cannot prove it created it", found.ID)
 			}
 			return r.releaseFinalizer(ctx, obj)
@@ -485,7 +505,7 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 	if rival, err := r.rivalFor(ctx, obj, api, id); err != nil {
 		return err
 	} else if rival != "" {
-		r.event(obj, corev1.EventTypeWarning, eventLeft, "Delete",
+		r.event(ctx, obj, corev1.EventTypeWarning, eventLeft, "Delete",
 			"Left remote configuration %s in place: ClientConfiguration %s manages it", id, rival)
 		return r.releaseFinalizer(ctx, obj)
 	}
@@ -496,7 +516,7 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 	switch {
 	case err == nil, voice.IsNotFound(err):
 		r.remote.deleted(api, id)
-		r.event(obj, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted remote configuration %s", id)
+		r.event(ctx, obj, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted remote configuration %s", id)
 		return r.releaseFinalizer(ctx, obj)
 	}
 	return remoteError("deleting remote configuration "+id, err)
@@ -513,7 +533,7 @@ func (r *ClientConfigurationReconciler) deleteRefused(ctx context.Context, api V
 	def, err := api.GetDefault(ctx)
 	switch {
 	case err == nil && def.ID == id:
-		return &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, after: 5 * time.Second, err: fmt.Errorf(
+		return &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, user: true, after: 5 * time.Second, err: fmt.Errorf(
 			"remote configuration %s is the account's default, and Twilio refuses to delete it (%w); delete the AccountDefault that set it, or unset the default, and the delete goes through",
 			id, refused)}
 	case err != nil && !voice.IsNotFound(err):
@@ -541,7 +561,7 @@ func (r *ClientConfigurationReconciler) record(obj *voicev1alpha1.ClientConfigur
 	obj.Status.AccountSID = api.AccountSID()
 	state := remoteState(cfg)
 	obj.Status.Remote = &state
-	setInSync(&obj.Status.Conditions, obj.Generation, drifted)
+	setInSync(&obj.Status.Conditions, obj.Generation, drifted, obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly)
 }
 
 // remoteState is a remote configuration as status records it.
@@ -563,13 +583,19 @@ func resyncRequested(obj *voicev1alpha1.ClientConfiguration) bool {
 
 func (r *ClientConfigurationReconciler) readyMessage(obj *voicev1alpha1.ClientConfiguration) string {
 	if obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly {
-		return fmt.Sprintf("Observing remote configuration %s (managementPolicy ObserveOnly: never written)", obj.Status.ID)
+		// Drift is reported, never corrected: say which fields, right in the
+		// Message column.
+		if c := meta.FindStatusCondition(obj.Status.Conditions, voicev1alpha1.ConditionInSync); c != nil && c.Status == metav1.ConditionFalse {
+			return "ObserveOnly; differs from the spec in " + strings.TrimPrefix(c.Message, driftPrefix)
+		}
+		return "ObserveOnly; matches the spec"
 	}
-	return fmt.Sprintf("Remote configuration %s matches the spec", obj.Status.ID)
+	// The id has a column of its own.
+	return "Matches the spec"
 }
 
-func (r *ClientConfigurationReconciler) event(obj *voicev1alpha1.ClientConfiguration, eventType, reason, action, note string, args ...any) {
-	r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+func (r *ClientConfigurationReconciler) event(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, eventType, reason, action, note string, args ...any) {
+	r.announce(ctx, obj, eventType, reason, action, note, args...)
 }
 
 // remoteIndex indexes ClientConfigurations by the remote configuration they
@@ -591,6 +617,7 @@ func (r *ClientConfigurationReconciler) SetupWithManager(ctx context.Context, mg
 	if r.PageSize <= 0 {
 		r.PageSize = voice.DefaultPageSize
 	}
+	r.setUp()
 	r.remote = newRemoteView(mgr.GetClient(), r.Observe, r.ResyncPeriod, r.PageSize)
 	indexes := map[string]client.IndexerFunc{
 		credentialsIndex: func(o client.Object) []string { return secretsOf(o.(*voicev1alpha1.ClientConfiguration)) },

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,7 +33,9 @@ func waitReady(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) {
 	}).WithContext(ctx).Should(Succeed())
 }
 
-// waitReason waits until obj's Ready condition has this reason.
+// waitReason waits until obj's Ready condition has this reason, and
+// returns the condition that tells the whole story: Stalled or Reconciling
+// when present (Ready's own message is the short first clause), else Ready.
 func waitReason(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, reason string) *metav1.Condition {
 	GinkgoHelper()
 	var ready *metav1.Condition
@@ -42,7 +45,31 @@ func waitReason(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, rea
 		g.Expect(ready).NotTo(BeNil())
 		g.Expect(ready.Reason).To(Equal(reason), "Ready is %s: %s", ready.Reason, ready.Message)
 	}).WithContext(ctx).Should(Succeed())
+	return detailOf(obj.Status.Conditions, ready)
+}
+
+// detailOf returns the Stalled or Reconciling condition when present, else
+// ready.
+func detailOf(conds []metav1.Condition, ready *metav1.Condition) *metav1.Condition {
+	for _, t := range []string{voicev1alpha1.ConditionStalled, voicev1alpha1.ConditionReconciling} {
+		if c := meta.FindStatusCondition(conds, t); c != nil {
+			return c
+		}
+	}
 	return ready
+}
+
+// warnings lists the reasons of the Warning Events recorded about obj.
+func warnings(ctx context.Context, g Gomega, obj client.Object) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(ctx, list, client.InNamespace(obj.GetNamespace()))).To(Succeed())
+	var reasons []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == obj.GetName() && e.Type == corev1.EventTypeWarning {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons
 }
 
 // eventReasons lists the reasons of the Events recorded about obj.
@@ -338,14 +365,49 @@ var _ = Describe("ClientConfiguration", func() {
 		Expect(k8sClient.Update(ctx, obj)).To(Succeed())
 	})
 
-	It("makes no remote call at all while paused", func(ctx SpecContext) {
+	It("makes no remote call while paused, and says so: what waits, in status, Events and kstatus", func(ctx SpecContext) {
 		obj := t.clientConfiguration("paused")
 		obj.Annotations = map[string]string{voicev1alpha1.AnnotationPaused: "true"}
 		create(ctx, obj)
 
+		ready := waitReason(ctx, obj, voicev1alpha1.ReasonPaused)
+		Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+		Expect(ready.Message).To(Equal("Paused: generation 1 is not applied yet (last applied: 0)"))
+		Expect(findCondition(obj.Status.Conditions, voicev1alpha1.ConditionPaused).Message).To(ContainSubstring(voicev1alpha1.AnnotationPaused))
+		Expect(kstatusOf(obj)).To(Equal(status.InProgressStatus))
 		Consistently(t.calls).WithContext(ctx).Should(BeEmpty())
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Paused"))
+
+		By("resuming, with an Event, once the annotation is gone")
 		patchAnnotation(ctx, obj, voicev1alpha1.AnnotationPaused, "")
 		waitReady(ctx, obj)
+		Expect(findCondition(obj.Status.Conditions, voicev1alpha1.ConditionPaused)).To(BeNil())
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Resumed"))
+
+		By("showing an edit made under pause as pending, to a person and to kstatus")
+		patchAnnotation(ctx, obj, voicev1alpha1.AnnotationPaused, "true")
+		ready = waitReason(ctx, obj, voicev1alpha1.ReasonPaused)
+		Expect(ready.Status).To(Equal(metav1.ConditionTrue), "nothing pending yet")
+		Expect(kstatusOf(obj)).To(Equal(status.CurrentStatus))
+		puts := t.calls()[putConfig]
+		fetch(ctx, Default, obj)
+		obj.Spec.Description = "edited while paused"
+		Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+		Eventually(func(g Gomega) {
+			fetch(ctx, g, obj)
+			g.Expect(readyCondition(obj).Message).To(Equal(fmt.Sprintf("Paused: generation %d is not applied yet (last applied: %d)", obj.Generation, obj.Generation-1)))
+		}).WithContext(ctx).Should(Succeed())
+		Expect(readyCondition(obj).Status).To(Equal(metav1.ConditionFalse))
+		Expect(kstatusOf(obj)).To(Equal(status.InProgressStatus))
+		Expect(t.calls()[putConfig]).To(Equal(puts))
+
+		By("saying why a deletion waits")
+		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+		Eventually(func(g Gomega) string {
+			fetch(ctx, g, obj)
+			return readyCondition(obj).Message
+		}).WithContext(ctx).Should(Equal("Paused: the deletion waits until the paused annotation is removed"))
+		Expect(t.calls()).NotTo(HaveKey(deleteConfig))
 	})
 
 	It("resyncs at once when reconcile-requested-at changes, and echoes the value", func(ctx SpecContext) {

@@ -16,6 +16,7 @@ import (
 const (
 	sourceSpec   = "spec"
 	sourceRemote = "remote"
+	sourceSecret = "Secret"
 )
 
 // desiredInput is the full state a create or PUT sends: every field, since
@@ -109,13 +110,21 @@ func drift(want voice.ConfigurationInput, remote *voice.Configuration) []string 
 	return fields
 }
 
-// setInSync writes the InSync condition from a drift list.
-func setInSync(conds *[]metav1.Condition, generation int64, fields []string) {
+// driftPrefix starts InSync's message when the remote side drifted.
+const driftPrefix = "The remote configuration differs from the spec in: "
+
+// setInSync writes the InSync condition from a drift list. Drift is
+// Drifted only where it stays (ObserveOnly); under Manage it is being
+// corrected: Progressing.
+func setInSync(conds *[]metav1.Condition, generation int64, fields []string, observeOnly bool) {
 	c := metav1.Condition{Type: voicev1alpha1.ConditionInSync, Status: metav1.ConditionTrue, Reason: voicev1alpha1.ReasonSynced,
 		Message: "The remote configuration matches the spec", ObservedGeneration: generation}
 	if len(fields) > 0 {
-		c.Status, c.Reason = metav1.ConditionFalse, voicev1alpha1.ReasonDrifted
-		c.Message = "The remote configuration differs from the spec in: " + strings.Join(fields, ", ")
+		c.Status, c.Reason = metav1.ConditionFalse, voicev1alpha1.ReasonProgressing
+		if observeOnly {
+			c.Reason = voicev1alpha1.ReasonDrifted
+		}
+		c.Message = driftPrefix + strings.Join(fields, ", ")
 	}
 	meta.SetStatusCondition(conds, c)
 }

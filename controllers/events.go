@@ -10,13 +10,32 @@ import (
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 )
 
-// warnOnChange records a Warning Event for a failure, once: only when the
-// Ready condition's reason or message differs from the last one written, so a
-// retry loop does not flood the Events of the namespace.
+// warnOnChange records a Warning Event for a failure, once: only when it
+// differs from the failure last written, so a retry loop does not flood the
+// Events of the namespace.
 func warnOnChange(recorder events.EventRecorder, obj runtime.Object, old []metav1.Condition, state conditionState) {
-	if prev := meta.FindStatusCondition(old, voicev1alpha1.ConditionReady); prev != nil &&
-		prev.Reason == state.reason && prev.Message == truncate(state.message) {
+	if sameFailure(old, state.reason, state.message) {
 		return
 	}
-	recorder.Eventf(obj, nil, corev1.EventTypeWarning, state.reason, "Reconcile", "%s", truncate(state.message))
+	kind := corev1.EventTypeWarning
+	if state.progress {
+		kind = corev1.EventTypeNormal
+	}
+	recorder.Eventf(obj, nil, kind, state.reason, "Reconcile", "%s", truncate(state.message))
+}
+
+// sameFailure reports whether old conditions already tell of this failure:
+// the same reason on Ready, and the same whole message on Reconciling or
+// Stalled (Ready carries only its first clause).
+func sameFailure(old []metav1.Condition, reason, message string) bool {
+	ready := meta.FindStatusCondition(old, voicev1alpha1.ConditionReady)
+	if ready == nil || ready.Reason != reason {
+		return false
+	}
+	for _, t := range []string{voicev1alpha1.ConditionReconciling, voicev1alpha1.ConditionStalled} {
+		if c := meta.FindStatusCondition(old, t); c != nil && c.Message == truncate(message) {
+			return true
+		}
+	}
+	return false
 }

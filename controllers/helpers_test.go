@@ -193,6 +193,17 @@ func (t tenant) moveSecretToNewAccount(ctx context.Context) string {
 	return other
 }
 
+// plantStatus writes a status a spec sets up (what a crash or an earlier
+// version left), retrying while the controller writes its own.
+func plantStatus(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, mutate func(*voicev1alpha1.ClientConfiguration)) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		fetch(ctx, g, obj)
+		mutate(obj)
+		g.Expect(k8sClient.Status().Update(ctx, obj)).To(Succeed())
+	}).WithContext(ctx).Should(Succeed())
+}
+
 // deleteAndWait deletes obj and waits until it is gone.
 func deleteAndWait(ctx context.Context, obj client.Object) {
 	GinkgoHelper()

@@ -177,9 +177,9 @@ var _ = Describe("Ownership", func() {
 			obj := t.clientConfiguration("phoenix")
 			obj.Annotations = map[string]string{voicev1alpha1.AnnotationPaused: "true"}
 			create(ctx, obj)
-			fetch(ctx, Default, obj)
-			obj.Status.ID, obj.Status.AccountSID = "voice_clientconfiguration_0000000000000000000000000000dead", t.account
-			Expect(k8sClient.Status().Update(ctx, obj)).To(Succeed())
+			plantStatus(ctx, obj, func(o *voicev1alpha1.ClientConfiguration) {
+				o.Status.ID, o.Status.AccountSID = "voice_clientconfiguration_0000000000000000000000000000dead", t.account
+			})
 			newID, err := sim.CreateOutOfBand(t.account, recordOf(obj))
 			Expect(err).NotTo(HaveOccurred())
 			patchAnnotation(ctx, obj, voicev1alpha1.AnnotationCreateIntent,
@@ -228,9 +228,9 @@ var _ = Describe("Ownership", func() {
 				o.Annotations = map[string]string{voicev1alpha1.AnnotationPaused: "true"}
 			})
 			create(ctx, second)
-			fetch(ctx, Default, second)
-			second.Status.ID, second.Status.AccountSID = first.Status.ID, t.account
-			Expect(k8sClient.Status().Update(ctx, second)).To(Succeed())
+			plantStatus(ctx, second, func(o *voicev1alpha1.ClientConfiguration) {
+				o.Status.ID, o.Status.AccountSID = first.Status.ID, t.account
+			})
 			patchAnnotation(ctx, second, voicev1alpha1.AnnotationPaused, "")
 
 			waitReason(ctx, second, voicev1alpha1.ReasonConflict)

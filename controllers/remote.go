@@ -194,7 +194,7 @@ func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, si
 	v := r.view(api)
 	if err := r.listedSince(ctx, v, since, true); err != nil {
 		step := asStep(err)
-		wrapped := &stepError{reason: step.reason, class: step.class, after: step.after, err: fmt.Errorf("%w: %w", errNameCheck, err)}
+		wrapped := &stepError{reason: step.reason, class: step.class, after: step.after, user: step.user, err: fmt.Errorf("%w: %w", errNameCheck, err)}
 		if step.class == classTransient || step.class == classThrottled {
 			v.mu.Lock()
 			wrapped.class, wrapped.after = classWaiting, max(time.Until(v.retryAt), 100*time.Millisecond)
@@ -345,6 +345,16 @@ func (r *remoteView) verified(api VoiceAPI, obj client.Object, cfg *voice.Config
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.good[obj.GetUID()] = ownedConfig{key: client.ObjectKeyFromObject(obj), id: cfg.ID, seen: keyOf(cfg)}
+}
+
+// unchangedSince reports whether cfg is exactly what obj's reconcile last
+// found right: the remote side did not change since.
+func (r *remoteView) unchangedSince(api VoiceAPI, obj client.Object, cfg *voice.Configuration) bool {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	good, ok := v.good[obj.GetUID()]
+	return ok && good.id == cfg.ID && good.seen == keyOf(cfg)
 }
 
 // claim makes obj the owner of configuration id in this process, unless

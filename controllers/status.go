@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,7 +14,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/internal/voice"
@@ -44,7 +45,15 @@ type stepError struct {
 	reason string
 	class  errorClass
 	after  time.Duration // classThrottled; classWaiting when no watch will fire
-	err    error
+	// user marks a failure only a person can fix (the spec, the Secret, the
+	// account): it is reported in status and an Event and logged once at
+	// info, never as an error of the operator.
+	user bool
+	// progress marks a wait that is part of normal convergence (an object
+	// that others wait for is being created): its Event is Normal, not a
+	// Warning.
+	progress bool
+	err      error
 }
 
 func (e *stepError) Error() string { return e.err.Error() }
@@ -54,10 +63,13 @@ func transient(reason string, err error) error {
 	return &stepError{reason: reason, class: classTransient, err: err}
 }
 func waitingFor(reason string, err error) error {
-	return &stepError{reason: reason, class: classWaiting, err: err}
+	return &stepError{reason: reason, class: classWaiting, user: true, err: err}
+}
+func progressing(reason string, err error) error {
+	return &stepError{reason: reason, class: classWaiting, progress: true, err: err}
 }
 func stalled(reason string, err error) error {
-	return &stepError{reason: reason, class: classStalled, err: err}
+	return &stepError{reason: reason, class: classStalled, user: true, err: err}
 }
 
 // remoteError classifies an error from the Voice API, adding what was being
@@ -77,7 +89,9 @@ func remoteError(doing string, err error) error {
 	case voice.ClassConflict:
 		return stalled(voicev1alpha1.ReasonAlreadyExists, err)
 	case voice.ClassUnauthorized:
-		return transient(voicev1alpha1.ReasonCredentialsRejected, err)
+		// Retried, in case the Secret or the account changes, but the
+		// person who owns the Secret is the one to act.
+		return &stepError{reason: voicev1alpha1.ReasonCredentialsRejected, class: classTransient, user: true, err: err}
 	case voice.ClassAccountMismatch:
 		return stalled(voicev1alpha1.ReasonAccountMismatch, fmt.Errorf(
 			"%w; the credentials belong to another account than the Secret's %s says: fix the Secret so that both are of the same account",
@@ -103,25 +117,33 @@ func asStep(err error) *stepError {
 }
 
 // result turns the outcome of a reconcile into what controller-runtime needs:
-// success requeues for the next resync; a stalled error is terminal (logged,
-// never retried until the object changes); a throttled one waits; a waiting
-// one relies on a watch; anything else is returned for the workqueue's
-// exponential backoff.
-func result(err error, resync time.Duration) (ctrl.Result, error) {
+// success requeues for the next resync; a stalled one is not retried until
+// the object (or what it watches) changes; a throttled one waits; a waiting
+// one relies on a watch or its delay; a transient failure a person must fix
+// (rejected credentials) is retried after retry, the object's own backoff;
+// any other is returned, for the workqueue's backoff and the error log.
+// Only that last kind is an error of the operator.
+func result(err error, resync, retry time.Duration) (ctrl.Result, error) {
 	if err == nil {
 		return ctrl.Result{RequeueAfter: resync}, nil
 	}
 	step := asStep(err)
-	switch step.class {
-	case classStalled:
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	case classThrottled:
+	switch {
+	case step.class == classStalled:
+		return ctrl.Result{}, nil
+	case step.class == classThrottled, step.class == classWaiting:
 		return ctrl.Result{RequeueAfter: step.after}, nil
-	case classWaiting:
-		return ctrl.Result{RequeueAfter: step.after}, nil
+	case step.user:
+		return ctrl.Result{RequeueAfter: retry}, nil
 	default:
 		return ctrl.Result{}, err
 	}
+}
+
+// isUserError reports whether err is a failure only a person can fix.
+func isUserError(err error) bool {
+	var step *stepError
+	return errors.As(err, &step) && step.user
 }
 
 // conditionState is the summary of one reconcile, written to the
@@ -134,6 +156,8 @@ type conditionState struct {
 	// one is set. A not-Ready object is always one or the other, so that
 	// kstatus (Flux, `kubectl wait`, Argo CD) never mistakes it for Current.
 	stalled, reconciling bool
+	// progress: the wait is normal convergence, told by a Normal Event.
+	progress bool
 }
 
 // stateFor summarises a reconcile's error (nil for success).
@@ -147,6 +171,7 @@ func stateFor(err error, readyMessage string) conditionState {
 		message:     step.Error(),
 		stalled:     step.class == classStalled,
 		reconciling: step.class != classStalled,
+		progress:    step.progress,
 	}
 }
 
@@ -158,23 +183,47 @@ func setConditions(conds *[]metav1.Condition, generation int64, s conditionState
 	if s.ready {
 		ready = metav1.ConditionTrue
 	}
-	set := func(t string, status metav1.ConditionStatus) {
+	set := func(t string, status metav1.ConditionStatus, message string) {
 		meta.SetStatusCondition(conds, metav1.Condition{
-			Type: t, Status: status, Reason: s.reason, Message: truncate(s.message), ObservedGeneration: generation,
+			Type: t, Status: status, Reason: s.reason, Message: truncate(message), ObservedGeneration: generation,
 		})
 	}
-	set(voicev1alpha1.ConditionReady, ready)
+	// Ready's message is what `kubectl get -o wide` shows: one short clause.
+	// Reconciling and Stalled carry the whole story, and what to do.
+	set(voicev1alpha1.ConditionReady, ready, summary(s.message))
 	if s.reconciling {
-		set(voicev1alpha1.ConditionReconciling, metav1.ConditionTrue)
+		set(voicev1alpha1.ConditionReconciling, metav1.ConditionTrue, s.message)
 	} else {
 		meta.RemoveStatusCondition(conds, voicev1alpha1.ConditionReconciling)
 	}
 	if s.stalled {
-		set(voicev1alpha1.ConditionStalled, metav1.ConditionTrue)
+		set(voicev1alpha1.ConditionStalled, metav1.ConditionTrue, s.message)
 	} else {
 		meta.RemoveStatusCondition(conds, voicev1alpha1.ConditionStalled)
 	}
 	return s.ready || s.stalled
+}
+
+// summaryLength bounds Ready's message, the Message column of `kubectl get
+// -o wide`.
+const summaryLength = 100
+
+// summary is the first clause of a message (up to the first "; " or ": "
+// that follows some words), at most summaryLength bytes.
+func summary(msg string) string {
+	for _, sep := range []string{"; ", ": "} {
+		if i := strings.Index(msg, sep); i >= 20 {
+			msg = msg[:i]
+		}
+	}
+	if len(msg) <= summaryLength {
+		return msg
+	}
+	cut := summaryLength
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return strings.TrimRight(msg[:cut], " ,") + "…"
 }
 
 // truncate keeps condition messages within the API's 32 KiB limit (a remote

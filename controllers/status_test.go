@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/internal/voice"
@@ -21,8 +20,8 @@ func TestErrorMapping(t *testing.T) {
 		Reason   string
 		Class    errorClass
 		Requeue  time.Duration // RequeueAfter of the result
-		Returned bool          // the error goes back to the workqueue (its backoff)
-		Terminal bool          // ... as a TerminalError: never retried by itself
+		Returned bool          // the error goes back to the workqueue: its backoff, and the error log
+		User     bool          // a person must fix it: logged once at info, never as an error
 	}
 	remote := func(class voice.Class, retryAfter time.Duration) error {
 		return remoteError("doing it", &voice.Error{Op: "op", Class: class, RetryAfter: retryAfter})
@@ -32,30 +31,30 @@ func TestErrorMapping(t *testing.T) {
 		want outcome
 	}{
 		"success":                      {err: nil, want: outcome{Requeue: time.Minute}},
-		"400: the spec is wrong":       {err: remote(voice.ClassInvalid, 0), want: outcome{Reason: voicev1alpha1.ReasonInvalidSpec, Class: classStalled, Returned: true, Terminal: true}},
-		"409: the name is taken":       {err: remote(voice.ClassConflict, 0), want: outcome{Reason: voicev1alpha1.ReasonAlreadyExists, Class: classStalled, Returned: true, Terminal: true}},
-		"401/403: credentials refused": {err: remote(voice.ClassUnauthorized, 0), want: outcome{Reason: voicev1alpha1.ReasonCredentialsRejected, Class: classTransient, Returned: true}},
-		"another account answered":     {err: remote(voice.ClassAccountMismatch, 0), want: outcome{Reason: voicev1alpha1.ReasonAccountMismatch, Class: classStalled, Returned: true, Terminal: true}},
+		"400: the spec is wrong":       {err: remote(voice.ClassInvalid, 0), want: outcome{Reason: voicev1alpha1.ReasonInvalidSpec, Class: classStalled, User: true}},
+		"409: the name is taken":       {err: remote(voice.ClassConflict, 0), want: outcome{Reason: voicev1alpha1.ReasonAlreadyExists, Class: classStalled, User: true}},
+		"401/403: credentials refused": {err: remote(voice.ClassUnauthorized, 0), want: outcome{Reason: voicev1alpha1.ReasonCredentialsRejected, Class: classTransient, Requeue: 3 * time.Second, User: true}},
+		"another account answered":     {err: remote(voice.ClassAccountMismatch, 0), want: outcome{Reason: voicev1alpha1.ReasonAccountMismatch, Class: classStalled, User: true}},
 		"429 with Retry-After":         {err: remote(voice.ClassThrottled, 7*time.Second), want: outcome{Reason: voicev1alpha1.ReasonThrottled, Class: classThrottled, Requeue: 7 * time.Second}},
 		"429 without Retry-After":      {err: remote(voice.ClassThrottled, 0), want: outcome{Reason: voicev1alpha1.ReasonThrottled, Class: classThrottled, Requeue: 5 * time.Second}},
 		"5xx or network":               {err: remote(voice.ClassUnavailable, 0), want: outcome{Reason: voicev1alpha1.ReasonRemoteUnavailable, Class: classTransient, Returned: true}},
 		"unreadable answer":            {err: remote(voice.ClassMalformed, 0), want: outcome{Reason: voicev1alpha1.ReasonRemoteUnavailable, Class: classTransient, Returned: true}},
 		"404 where no 404 is expected": {err: remote(voice.ClassNotFound, 0), want: outcome{Reason: voicev1alpha1.ReasonRemoteUnavailable, Class: classTransient, Returned: true}},
-		"waiting for a Secret":         {err: waitingFor(voicev1alpha1.ReasonCredentialsNotFound, errors.New("no Secret")), want: outcome{Reason: voicev1alpha1.ReasonCredentialsNotFound, Class: classWaiting}},
+		"waiting for a Secret":         {err: waitingFor(voicev1alpha1.ReasonCredentialsNotFound, errors.New("no Secret")), want: outcome{Reason: voicev1alpha1.ReasonCredentialsNotFound, Class: classWaiting, User: true}},
 		"waiting with a delay": {err: &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, after: 5 * time.Second, err: errors.New("default")},
 			want: outcome{Reason: voicev1alpha1.ReasonIsDefault, Class: classWaiting, Requeue: 5 * time.Second}},
 		"a step error wrapped again": {err: fmt.Errorf("context: %w", stalled(voicev1alpha1.ReasonConflict, errors.New("two owners"))),
-			want: outcome{Reason: voicev1alpha1.ReasonConflict, Class: classStalled, Returned: true, Terminal: true}},
+			want: outcome{Reason: voicev1alpha1.ReasonConflict, Class: classStalled, User: true}},
 		"an error of our own apiserver writes": {err: transient(voicev1alpha1.ReasonProgressing, errors.New("conflict")),
 			want: outcome{Reason: voicev1alpha1.ReasonProgressing, Class: classTransient, Returned: true}},
 		"anything unclassified": {err: errors.New("boom"), want: outcome{Reason: voicev1alpha1.ReasonRemoteUnavailable, Class: classTransient, Returned: true}},
 	}
 	for name, c := range cases {
-		res, err := result(c.err, time.Minute)
-		got := outcome{Requeue: res.RequeueAfter, Returned: err != nil, Terminal: errors.Is(err, reconcile.TerminalError(nil))}
+		res, err := result(c.err, time.Minute, 3*time.Second)
+		got := outcome{Requeue: res.RequeueAfter, Returned: err != nil}
 		if c.err != nil {
 			step := asStep(c.err)
-			got.Reason, got.Class = step.reason, step.class
+			got.Reason, got.Class, got.User = step.reason, step.class, isUserError(c.err)
 		}
 		if diff := cmp.Diff(c.want, got); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", name, diff)

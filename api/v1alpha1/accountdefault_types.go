@@ -104,3 +104,6 @@ type AccountDefaultList struct {
 
 // GetCommonStatus returns the part of the status both kinds share.
 func (o *AccountDefault) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }
+
+// GetCredentialsRef returns the Secret the object's credentials are in.
+func (o *AccountDefault) GetCredentialsRef() SecretReference { return o.Spec.CredentialsRef }

@@ -184,3 +184,6 @@ type ClientConfigurationList struct {
 
 // GetCommonStatus returns the part of the status both kinds share.
 func (o *ClientConfiguration) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }
+
+// GetCredentialsRef returns the Secret the object's credentials are in.
+func (o *ClientConfiguration) GetCredentialsRef() SecretReference { return o.Spec.CredentialsRef }

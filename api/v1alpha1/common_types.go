@@ -16,8 +16,12 @@ const (
 	AnnotationReconcileRequestedAt = "voice.twilio-operator.io/reconcile-requested-at"
 
 	// AnnotationAdopt, set to "true" on a ClientConfiguration, lets it take over
-	// a remote configuration that already has its unique name instead of
-	// reporting AlreadyExists.
+	// a remote configuration that already has its unique name, instead of
+	// reporting AlreadyExists; the configuration is then made to match the
+	// spec with a full update. A free name is created as usual. A
+	// configuration another ClientConfiguration manages is never adopted
+	// (Conflict), and a rename onto a taken name is refused whatever the
+	// annotation says.
 	AnnotationAdopt = "voice.twilio-operator.io/adopt"
 
 	// AnnotationCreateIntent is written by the controller, never by a person:
@@ -131,6 +135,9 @@ const (
 	// ConditionStalled is True when the controller cannot make progress
 	// without a change from a person (invalid spec, name taken, ...).
 	ConditionStalled = "Stalled"
+	// ConditionPaused is True while the voice.twilio-operator.io/paused
+	// annotation stops every remote call for the object; absent otherwise.
+	ConditionPaused = "Paused"
 	// ConditionInSync is True when the remote configuration matches the spec.
 	// It matters most under managementPolicy ObserveOnly, where drift is
 	// reported here instead of being corrected.
@@ -142,6 +149,10 @@ const (
 const (
 	// ReasonSynced: the remote side matches the spec. Nothing to do.
 	ReasonSynced = "Synced"
+	// ReasonPaused: the voice.twilio-operator.io/paused annotation stops
+	// every remote call; a changed spec, drift and a deletion wait until it
+	// is removed. Remove it to resume.
+	ReasonPaused = "Paused"
 	// ReasonProgressing: the controller is creating or updating the remote
 	// side. Wait.
 	ReasonProgressing = "Progressing"

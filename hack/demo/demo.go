@@ -124,6 +124,12 @@ func (d *demo) startOperator(ctx context.Context) error {
 }
 
 func (d *demo) applySamples(ctx context.Context) error {
+	d.progress.Printf("$ kubectl apply -f config/demo/twilio-credentials.yaml -n %s", namespace)
+	secret, err := d.cp.Kubectl.Run(ctx, "apply", "-f", "config/demo/twilio-credentials.yaml", "-n", namespace)
+	if err != nil {
+		return err
+	}
+	d.progress.Printf("  %s", strings.TrimSpace(secret))
 	d.progress.Printf("$ kubectl apply -k config/samples -n %s", namespace)
 	out, err := d.cp.Kubectl.Run(ctx, "apply", "-k", "config/samples", "-n", namespace)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // DemoAccountSID is the simulator's built-in demo account, the one
-// config/samples/twilio-credentials.yaml names.
+// config/demo/twilio-credentials.yaml names.
 const DemoAccountSID = "AC00000000000000000000000000000001"
 
 // Simulator is the Voice API simulator (hack/voicesim) running as its own

@@ -35,6 +35,9 @@ func newTenant(ctx context.Context) tenant {
 	t := tenant{ns: "e2e-" + localenv.RandomHex(4), account: "AC" + localenv.RandomHex(16), token: "token-" + localenv.RandomHex(8)}
 	Expect(sim.AddAccount(ctx, t.account, t.token)).To(Succeed())
 	kubectl(ctx, "create", "namespace", t.ns)
+	// As the README says: the Secret first, from the account's values.
+	kubectl(ctx, "create", "secret", "generic", "twilio-credentials", "-n", t.ns,
+		"--from-literal=TWILIO_ACCOUNT_SID="+t.account, "--from-literal=TWILIO_AUTH_TOKEN="+t.token)
 	t.overlay = writeOverlay(t)
 	DeferCleanup(func(ctx SpecContext) {
 		kubectl(ctx, "delete", "clientconfiguration,accountdefault", "--all", "-n", t.ns, "--ignore-not-found", "--timeout=60s")
@@ -46,22 +49,17 @@ func newTenant(ctx context.Context) tenant {
 }
 
 // writeOverlay writes a kustomization that takes config/samples as they are
-// and changes only the namespace and the credentials Secret's account.
+// and changes only the namespace.
 func writeOverlay(t tenant) string {
 	GinkgoHelper()
 	dir := GinkgoT().TempDir()
 	samples, err := filepath.Rel(dir, filepath.Join(root, "config", "samples"))
 	Expect(err).NotTo(HaveOccurred())
-	kustomization := fmt.Sprintf(`# config/samples, in namespace %[1]s, with the credentials of account %[2]s.
+	kustomization := fmt.Sprintf(`# config/samples, in namespace %[1]s.
 namespace: %[1]s
 resources:
-- %[3]s
-patches:
-- target: {kind: Secret, name: twilio-credentials}
-  patch: |-
-    - {op: replace, path: /stringData/TWILIO_ACCOUNT_SID, value: %[2]s}
-    - {op: replace, path: /stringData/TWILIO_AUTH_TOKEN, value: %[4]s}
-`, t.ns, t.account, filepath.ToSlash(samples), t.token)
+- %[2]s
+`, t.ns, filepath.ToSlash(samples))
 	Expect(os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o600)).To(Succeed())
 	return dir
 }

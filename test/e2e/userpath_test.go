@@ -76,7 +76,7 @@ var _ = Describe("The user's path through kubectl", func() {
 					HaveKeyWithValue("ID", remote.ID),
 					HaveKeyWithValue("READY", "True"),
 					HaveKeyWithValue("REASON", "Synced"),
-					HaveKeyWithValue("MESSAGE", "Remote configuration "+remote.ID+" matches the spec"),
+					HaveKeyWithValue("MESSAGE", "Matches the spec"),
 					HaveKeyWithValue("ACCOUNT", t.account),
 				))
 			}
@@ -154,6 +154,25 @@ var _ = Describe("The user's path through kubectl", func() {
 				HaveField("ID", mobile), // deletionPolicy: Orphan
 			), "web-softphone (%s) is deleted remotely, mobile-app (%s) stays", web, mobile)
 			Expect(state.Default).To(BeEmpty(), "deleting the AccountDefault unset the default")
+		})
+
+		It("takes mobile-app back when the samples are applied again after an Orphan delete, and deletes with kubectl delete -k", func(ctx SpecContext) {
+			var mobile string
+			Eventually(func(g Gomega) { mobile = t.remoteByName(ctx, g, mobileApp)[0].ID }).WithContext(ctx).Should(Succeed())
+
+			By("deleting mobile-app, whose deletionPolicy is Orphan, as the README shows")
+			kubectl(ctx, "delete", "-n", t.ns, "clientconfiguration", mobileApp, "--timeout=60s")
+			By("applying the samples again: the adopt annotation takes the kept configuration back")
+			kubectl(ctx, "apply", "-k", t.overlay)
+			t.waitReady(ctx)
+			Expect(kubectl(ctx, "get", "-n", t.ns, "clientconfiguration", mobileApp, "-o", "jsonpath={.status.id}")).To(Equal(mobile))
+			Expect(t.remoteByName(ctx, Default, mobileApp)).To(HaveLen(1))
+
+			By("deleting everything the samples made; the credentials Secret is not theirs, so the finalizers finish")
+			kubectl(ctx, "delete", "-k", t.overlay, "--timeout=60s")
+			Expect(kubectl(ctx, "get", "twilio", "-n", t.ns, "-o", "name")).To(BeEmpty())
+			Expect(strings.TrimSpace(kubectl(ctx, "get", "secret", "-n", t.ns, "twilio-credentials", "-o", "name"))).To(Equal("secret/twilio-credentials"))
+			Expect(t.remote(ctx, Default).Configurations).To(ConsistOf(HaveField("ID", mobile)))
 		})
 	})
 
