@@ -32,8 +32,14 @@ func (k Kubectl) Command(ctx context.Context, args ...string) *exec.Cmd {
 // Run runs kubectl with args and returns its standard output. A failure
 // carries the command line and kubectl's standard error.
 func (k Kubectl) Run(ctx context.Context, args ...string) (string, error) {
+	return k.RunWithInput(ctx, "", args...)
+}
+
+// RunWithInput is Run with stdin as kubectl's standard input (for "-f -").
+func (k Kubectl) RunWithInput(ctx context.Context, stdin string, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := k.Command(ctx, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))

@@ -187,3 +187,33 @@ func readsIn(calls map[string]int) int {
 	}
 	return n
 }
+
+// widest is the length of the longest line of out.
+func widest(out string) int {
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		n = max(n, len([]rune(line)))
+	}
+	return n
+}
+
+// logLines returns the lines of the operator's log that hold both texts.
+func logLines(about, text string) []string {
+	data, err := os.ReadFile(operatorLog)
+	Expect(err).NotTo(HaveOccurred())
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, about) && strings.Contains(line, text) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// kubectlIn runs kubectl with stdin as its standard input.
+func kubectlIn(ctx context.Context, stdin string, args ...string) string {
+	GinkgoHelper()
+	out, err := cp.Kubectl.RunWithInput(ctx, stdin, args...)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}

@@ -88,6 +88,16 @@ var _ = Describe("The user's path through kubectl", func() {
 				HaveKeyWithValue("ACCOUNT", t.account),
 			))
 
+			By("fitting a wide terminal: no line of kubectl get twilio -o wide is longer than 240 characters")
+			out := kubectl(ctx, "get", "twilio", "-o", "wide", "-n", t.ns)
+			Expect(widest(out)).To(BeNumerically("<=", 240), "kubectl get twilio -o wide:\n%s", out)
+
+			By("logging each create once, at info, with the object and the remote id")
+			Eventually(func() []string { return logLines(t.ns, "Created remote configuration") }).WithContext(ctx).Should(HaveLen(2))
+			Expect(logLines(t.ns, "Created remote configuration")).To(ContainElements(
+				ContainSubstring(web.ID), ContainSubstring(mobile.ID)))
+			Expect(logLines(t.ns, "Made "+web.ID+" the default")).To(HaveLen(1))
+
 			By("holding the remote configurations exactly as the samples say")
 			Expect(web.CallNotificationURL).To(Equal("https://example.com/voice/notify"))
 			Expect(web.CallNotificationMethod).To(Equal("POST"))
@@ -174,6 +184,32 @@ var _ = Describe("The user's path through kubectl", func() {
 			Expect(strings.TrimSpace(kubectl(ctx, "get", "secret", "-n", t.ns, "twilio-credentials", "-o", "name"))).To(Equal("secret/twilio-credentials"))
 			Expect(t.remote(ctx, Default).Configurations).To(ConsistOf(HaveField("ID", mobile)))
 		})
+	})
+
+	It("reports a wrong token in status and an Event, logs it once at info, and never as an error", func(ctx SpecContext) {
+		kubectl(ctx, "create", "secret", "generic", "wrong-token", "-n", t.ns,
+			"--from-literal=TWILIO_ACCOUNT_SID="+t.account, "--from-literal=TWILIO_AUTH_TOKEN=not-the-token")
+		Expect(kubectlIn(ctx, `apiVersion: voice.twilio-operator.io/v1alpha1
+kind: ClientConfiguration
+metadata:
+  name: denied
+spec:
+  uniqueName: denied
+  callNotification: {url: "https://example.com/denied"}
+  credentialsRef: {name: wrong-token}
+`, "apply", "-n", t.ns, "-f", "-")).To(ContainSubstring("created"))
+		Eventually(func() string {
+			return kubectl(ctx, "get", "-n", t.ns, "clientconfiguration", "denied", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}`)
+		}).WithContext(ctx).Should(Equal("CredentialsRejected"))
+		Expect(kubectl(ctx, "get", "-n", t.ns, "clientconfiguration", "denied", "-o", `jsonpath={.status.conditions[?(@.type=="Reconciling")].message}`)).
+			To(SatisfyAll(ContainSubstring(`Secret "wrong-token"`), ContainSubstring("TWILIO_AUTH_TOKEN")))
+
+		By("over the retries of ten seconds: one info line, no error")
+		Consistently(func(g Gomega) {
+			g.Expect(logLines(`"name":"denied"`, "ERROR")).To(BeEmpty())
+			g.Expect(logLines("denied", "Reconciler error")).To(BeEmpty())
+		}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(time.Second).Should(Succeed())
+		Expect(logLines(`"name":"denied"`, "Waiting for a person to act")).To(HaveLen(1))
 	})
 
 	When("config/samples is applied server-side", func() {
