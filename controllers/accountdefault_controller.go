@@ -78,7 +78,7 @@ func (r *AccountDefaultReconciler) readyMessage(obj *voicev1alpha1.AccountDefaul
 
 // reconcileNormal makes the target configuration the account's default.
 func (r *AccountDefaultReconciler) reconcileNormal(ctx context.Context, obj *voicev1alpha1.AccountDefault) error {
-	api, err := r.connector().connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
+	api, err := r.connector().forObject(ctx, obj)
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func (r *AccountDefaultReconciler) reconcileDelete(ctx context.Context, obj *voi
 		return nil
 	}
 	if obj.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyDelete && obj.Status.ConfigurationID != "" {
-		api, err := r.connector().connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
+		api, err := r.connector().forDelete(ctx, obj)
 		if err != nil {
 			step := asStep(err)
 			step.err = fmt.Errorf("cannot unset the account's default until the credentials are back (or set spec.deletionPolicy: Orphan): %w", step.err)
@@ -260,7 +260,7 @@ func (r *AccountDefaultReconciler) reconcileDelete(ctx context.Context, obj *voi
 			return err
 		}
 	}
-	return releaseFinalizer(ctx, r.Client, obj)
+	return r.releaseFinalizer(ctx, obj)
 }
 
 // unsetIfOurs clears the account's default if it is still the one this

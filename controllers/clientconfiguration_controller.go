@@ -86,7 +86,7 @@ func (r *ClientConfigurationReconciler) requeueAfter() time.Duration {
 // reconcileNormal brings the remote configuration to the spec: observe what
 // there is, then one step decides and acts.
 func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
-	api, err := r.connector().connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
+	api, err := r.connector().forObject(ctx, obj)
 	if err != nil {
 		return err
 	}
@@ -477,7 +477,7 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 		return r.releaseFinalizer(ctx, obj)
 	}
 
-	api, err := r.connector().connect(ctx, obj.Namespace, obj.Spec.CredentialsRef)
+	api, err := r.connector().forDelete(ctx, obj)
 	if err != nil {
 		step := asStep(err)
 		step.err = fmt.Errorf("cannot delete the remote configuration until the credentials are back (or set spec.deletionPolicy: Orphan to let this object go): %w", step.err)
@@ -547,7 +547,7 @@ func (r *ClientConfigurationReconciler) deleteRefused(ctx context.Context, api V
 }
 
 func (r *ClientConfigurationReconciler) releaseFinalizer(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
-	if err := releaseFinalizer(ctx, r.Client, obj); err != nil {
+	if err := r.Deps.releaseFinalizer(ctx, obj); err != nil {
 		return err
 	}
 	r.remote.forget(obj)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,35 +30,102 @@ const credentialsIndex = ".spec.credentialsRef.name"
 type connector struct {
 	secrets client.Reader
 	clients ClientFactory
+	// memory keeps the credentials each live object last used, for its own
+	// deletion (see forDelete).
+	memory *credentialMemory
+}
+
+// credentialMemory holds, in memory only and per object, the credentials
+// its last successful reconcile used. Deleting a namespace deletes its
+// Secrets together with the objects that need them; without this, their
+// finalizers would wait for credentials that cannot come back, and the
+// namespace would never finish terminating. Nothing is written anywhere,
+// an entry goes when its object goes, and after a restart it is empty (an
+// object whose Secret vanished meanwhile then waits, as before). SECURITY.md
+// weighs this.
+type credentialMemory struct {
+	mu    sync.Mutex
+	creds map[types.UID]voice.Credentials
+}
+
+func newCredentialMemory() *credentialMemory {
+	return &credentialMemory{creds: map[types.UID]voice.Credentials{}}
+}
+
+func (m *credentialMemory) remember(uid types.UID, creds voice.Credentials) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.creds[uid] = creds
+}
+
+func (m *credentialMemory) recall(uid types.UID) (voice.Credentials, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	creds, ok := m.creds[uid]
+	return creds, ok
+}
+
+func (m *credentialMemory) forget(uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.creds, uid)
+}
+
+// forObject connects for obj's reconcile and remembers the credentials.
+func (c connector) forObject(ctx context.Context, obj object) (VoiceAPI, error) {
+	api, creds, err := c.connect(ctx, obj.GetNamespace(), obj.GetCredentialsRef())
+	if err == nil {
+		c.memory.remember(obj.GetUID(), creds)
+	}
+	return api, err
+}
+
+// forDelete connects for obj's deletion: with its Secret when it is there,
+// otherwise with the credentials obj last used, if this process remembers
+// them (the Secret went with its namespace).
+func (c connector) forDelete(ctx context.Context, obj object) (VoiceAPI, error) {
+	api, err := c.forObject(ctx, obj)
+	if err == nil || asStep(err).reason != voicev1alpha1.ReasonCredentialsNotFound {
+		return api, err
+	}
+	creds, ok := c.memory.recall(obj.GetUID())
+	if !ok {
+		return nil, err
+	}
+	remembered, cerr := c.clients(creds)
+	if cerr != nil {
+		return nil, err
+	}
+	return remembered, nil
 }
 
 // connect reads the Secret named by ref in namespace (never another one) and
 // returns a client for its account. A missing Secret or key is a
 // reasonCredentialsNotFound error that waits for the Secret watch.
-func (c connector) connect(ctx context.Context, namespace string, ref voicev1alpha1.SecretReference) (VoiceAPI, error) {
+func (c connector) connect(ctx context.Context, namespace string, ref voicev1alpha1.SecretReference) (VoiceAPI, voice.Credentials, error) {
 	secret := &corev1.Secret{}
 	err := c.secrets.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
 	if apierrors.IsNotFound(err) {
-		return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound,
+		return nil, voice.Credentials{}, waitingFor(voicev1alpha1.ReasonCredentialsNotFound,
 			fmt.Errorf("the Secret %q was not found in namespace %q; create it with the keys %s and %s (or %s and %s)",
 				ref.Name, namespace, voicev1alpha1.SecretKeyAccountSID, voicev1alpha1.SecretKeyAuthToken,
 				voicev1alpha1.SecretKeyAPIKey, voicev1alpha1.SecretKeyAPISecret))
 	}
 	if err != nil {
-		return nil, transient(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("reading Secret %q: %w", ref.Name, err))
+		return nil, voice.Credentials{}, transient(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("reading Secret %q: %w", ref.Name, err))
 	}
 	creds, err := voice.CredentialsFromSecretData(secret.Data)
 	if err != nil {
 		if errors.Is(err, voice.ErrMissingCredentials) {
-			return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
+			return nil, voice.Credentials{}, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
 		}
-		return nil, stalled(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
+		return nil, voice.Credentials{}, stalled(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
 	}
 	api, err := c.clients(creds)
 	if err != nil {
-		return nil, stalled(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
+		return nil, voice.Credentials{}, stalled(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
 	}
-	return api, nil
+	return api, creds, nil
 }
 
 // webhookAuth reads the basic-auth credentials of the webhook from the Secret

@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -398,7 +399,22 @@ var _ = Describe("Ownership", func() {
 		Expect(t.remote()).To(BeEmpty())
 	})
 
-	It("does not rewrite a URL that the API stores in another form", func(ctx SpecContext) {
+	It("still deletes its remote configuration, and unsets its default, when the Secret went first (a namespace being deleted)", func(ctx SpecContext) {
+		cc := t.readyConfiguration(ctx, "leaving")
+		ad := t.accountDefault("leaving", "leaving")
+		create(ctx, ad)
+		waitADReady(ctx, ad)
+
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: secretName}, secret)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, secret)).To(Succeed())
+		deleteAndWait(ctx, ad)
+		deleteAndWait(ctx, cc)
+		Expect(t.remote()).To(BeEmpty(), "deleted with the credentials the objects last used")
+		Expect(sim.Default(t.account)).To(BeEmpty())
+	})
+
+		It("does not rewrite a URL that the API stores in another form", func(ctx SpecContext) {
 		obj := t.clientConfiguration("canonical", func(o *voicev1alpha1.ClientConfiguration) {
 			o.Spec.CallNotification.URL = "HTTPS://Example.COM:443"
 		})

@@ -39,6 +39,8 @@ type Deps struct {
 	// backoff spaces the retries of failures a person must fix (set up by
 	// each controller's SetupWithManager).
 	backoff workqueue.TypedRateLimiter[types.NamespacedName]
+	// memory keeps each object's last credentials for its deletion.
+	memory *credentialMemory
 }
 
 // announce records what the controller did (or deliberately did not do) to
@@ -53,6 +55,7 @@ func (d *Deps) announce(ctx context.Context, obj client.Object, eventType, reaso
 // setUp prepares what Deps keeps for one controller.
 func (d *Deps) setUp() {
 	d.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](time.Second, 5*time.Minute)
+	d.memory = newCredentialMemory()
 }
 
 // retryAfter is how long an object waits before its next try after a
@@ -67,7 +70,7 @@ func (d *Deps) succeeded(key types.NamespacedName) {
 }
 
 func (d *Deps) connector() connector {
-	return connector{secrets: d.APIReader, clients: d.Clients}
+	return connector{secrets: d.APIReader, clients: d.Clients, memory: d.memory}
 }
 
 // object is what the skeleton needs of an API object.
@@ -224,10 +227,12 @@ func addFinalizer(ctx context.Context, c client.Client, obj client.Object, also 
 	return nil
 }
 
-// releaseFinalizer removes the finalizer once the remote side is cleaned up.
-func releaseFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
-	if err := patchMetadata(ctx, c, obj, func() { controllerutil.RemoveFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
+// releaseFinalizer removes the finalizer once the remote side is cleaned up,
+// and forgets the credentials remembered for it.
+func (d *Deps) releaseFinalizer(ctx context.Context, obj client.Object) error {
+	if err := patchMetadata(ctx, d.Client, obj, func() { controllerutil.RemoveFinalizer(obj, voicev1alpha1.Finalizer) }); err != nil {
 		return transient(voicev1alpha1.ReasonProgressing, err)
 	}
+	d.memory.forget(obj.GetUID())
 	return nil
 }

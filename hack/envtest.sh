@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the programs envtest and the end-to-end suite need (kube-apiserver,
-# etcd, kubectl) from source through the Go module proxy, because the release
+# etcd, kubectl, and kube-controller-manager, whose namespace controller the
+# end-to-end control plane runs) from source through the Go module proxy, because the release
 # bucket that setup-envtest downloads from is unreachable from our machines.
 #
 # The versions are pinned by the wrapper modules' go.mod/go.sum under
 # hack/tools/; this script only chooses where the binaries land:
-#   bin/k8s/<kube version>/{kube-apiserver,etcd,kubectl}
-# A folder that already holds all three is left alone, so calling this from
+#   bin/k8s/<kube version>/{kube-apiserver,etcd,kubectl,kube-controller-manager}
+# A folder that already holds all four is left alone, so calling this from
 # every `make test` costs nothing after the first time.
 #
 # Usage: hack/envtest.sh <kube version> <etcd version>   (prints the folder)
@@ -31,7 +32,7 @@ pinned() {
 pinned "$root/hack/tools/envtest" k8s.io/kubernetes "v$kube_version"
 pinned "$root/hack/tools/etcd" go.etcd.io/etcd/server/v3 "v$etcd_version"
 
-if [[ -x "$dest/kube-apiserver" && -x "$dest/etcd" && -x "$dest/kubectl" ]]; then
+if [[ -x "$dest/kube-apiserver" && -x "$dest/etcd" && -x "$dest/kubectl" && -x "$dest/kube-controller-manager" ]]; then
 	echo "$dest"
 	exit 0
 fi
@@ -62,4 +63,5 @@ stamp="-s -w -X k8s.io/component-base/version.gitVersion=v$kube_version -X k8s.i
 build "$root/hack/tools/etcd" go.etcd.io/etcd/server/v3 "$dest/etcd" "-s -w"
 build "$root/hack/tools/envtest" k8s.io/kubernetes/cmd/kube-apiserver "$dest/kube-apiserver" "$stamp"
 build "$root/hack/tools/envtest" k8s.io/kubernetes/cmd/kubectl "$dest/kubectl" "$stamp"
+build "$root/hack/tools/envtest" k8s.io/kubernetes/cmd/kube-controller-manager "$dest/kube-controller-manager" "$stamp"
 echo "$dest"

@@ -64,7 +64,7 @@ func AssetsDir(root string) string {
 // one of the programs the local environment runs.
 func CheckAssets(dir string) error {
 	var missing []string
-	for _, name := range []string{"etcd", "kube-apiserver", "kubectl"} {
+	for _, name := range []string{"etcd", "kube-apiserver", "kubectl", "kube-controller-manager"} {
 		info, err := os.Stat(filepath.Join(dir, name))
 		if err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
 			missing = append(missing, name)

@@ -41,9 +41,7 @@ func newTenant(ctx context.Context) tenant {
 	t.overlay = writeOverlay(t)
 	DeferCleanup(func(ctx SpecContext) {
 		kubectl(ctx, "delete", "clientconfiguration,accountdefault", "--all", "-n", t.ns, "--ignore-not-found", "--timeout=60s")
-		// envtest runs no namespace controller, so the namespace itself
-		// would never finish terminating; its objects are gone already.
-		kubectl(ctx, "delete", "namespace", t.ns, "--wait=false")
+		kubectl(ctx, "delete", "namespace", t.ns, "--ignore-not-found", "--wait=false")
 	}, NodeTimeout(90*time.Second))
 	return t
 }

@@ -186,6 +186,21 @@ var _ = Describe("The user's path through kubectl", func() {
 		})
 	})
 
+	It("lets a namespace be deleted with its Secret and both kinds in it: the namespace goes, and the remote side is cleaned up", func(ctx SpecContext) {
+		kubectl(ctx, "apply", "-k", t.overlay)
+		t.waitReady(ctx)
+		var mobile string
+		Eventually(func(g Gomega) { mobile = t.remoteByName(ctx, g, mobileApp)[0].ID }).WithContext(ctx).Should(Succeed())
+
+		By("deleting the namespace, whose controller (kube-controller-manager) deletes the Secret together with the objects")
+		kubectl(ctx, "delete", "namespace", t.ns, "--timeout=90s")
+		Expect(kubectl(ctx, "get", "namespace", t.ns, "--ignore-not-found", "-o", "name")).To(BeEmpty())
+
+		state := t.remote(ctx, Default)
+		Expect(state.Configurations).To(ConsistOf(HaveField("ID", mobile)), "web-softphone (deletionPolicy Delete) is deleted, mobile-app (Orphan) stays")
+		Expect(state.Default).To(BeEmpty(), "the AccountDefault unset the default it set")
+	})
+
 	It("reports a wrong token in status and an Event, logs it once at info, and never as an error", func(ctx SpecContext) {
 		kubectl(ctx, "create", "secret", "generic", "wrong-token", "-n", t.ns,
 			"--from-literal=TWILIO_ACCOUNT_SID="+t.account, "--from-literal=TWILIO_AUTH_TOKEN=not-the-token")

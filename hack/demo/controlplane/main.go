@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -89,12 +90,20 @@ func run(o options) error {
 			return errors.Join(err, env.Stop())
 		}
 	}
+	// The namespace controller, so that deleting a namespace deletes what
+	// is in it, as in a cluster (envtest runs no controllers of its own).
+	kcm, err := startControllerManager(o.assets, o.kubeconfig)
+	if err != nil {
+		return errors.Join(err, env.Stop())
+	}
 	fmt.Printf("ready %s\n", strings.TrimSuffix(cfg.Host, "/"))
 
 	select {
 	case <-ctx.Done():
 	case <-parentGone(o.stopOnStdinEOF):
 	}
+	_ = kcm.Process.Signal(syscall.SIGTERM)
+	_ = kcm.Wait()
 	if err := env.Stop(); err != nil {
 		return fmt.Errorf("stopping the control plane: %w", err)
 	}
@@ -112,6 +121,23 @@ func parentGone(watch bool) <-chan struct{} {
 		}()
 	}
 	return gone
+}
+
+// startControllerManager runs kube-controller-manager from assets with only
+// its namespace controller, as the admin of kubeconfig, its output on this
+// program's standard error.
+func startControllerManager(assets, kubeconfig string) (*exec.Cmd, error) {
+	cmd := exec.Command(filepath.Join(assets, "kube-controller-manager"),
+		"--kubeconfig", kubeconfig,
+		"--controllers", "namespace",
+		"--leader-elect=false",
+		"--secure-port=0",
+	)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting kube-controller-manager: %w", err)
+	}
+	return cmd, nil
 }
 
 // checkoutOf is the checkout that holds a config/crd/bases folder.
