@@ -203,6 +203,10 @@ var _ = Describe("AccountDefault", func() {
 		Expect(sim.Default(t.account)).To(BeEmpty(), "deleting the default configuration clears the default remotely")
 		adReason(ctx, ad, voicev1alpha1.ReasonConfigurationNotFound)
 		Expect(kstatusOf(ad)).To(Equal(status.InProgressStatus))
+		Eventually(func(g Gomega) string {
+			fetch(ctx, g, ad)
+			return ad.Status.ConfigurationID
+		}).WithContext(ctx).Should(BeEmpty(), "the ID column shows no default that is gone")
 
 		again := t.readyConfiguration(ctx, "web")
 		adReason(ctx, ad, voicev1alpha1.ReasonSynced)

@@ -59,6 +59,19 @@ func detailOf(conds []metav1.Condition, ready *metav1.Condition) *metav1.Conditi
 	return ready
 }
 
+// eventNotes lists the notes of the Events recorded about obj.
+func eventNotes(ctx context.Context, g Gomega, obj client.Object) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(ctx, list, client.InNamespace(obj.GetNamespace()))).To(Succeed())
+	var notes []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == obj.GetName() {
+			notes = append(notes, e.Note)
+		}
+	}
+	return notes
+}
+
 // warnings lists the reasons of the Warning Events recorded about obj.
 func warnings(ctx context.Context, g Gomega, obj client.Object) []string {
 	list := &eventsv1.EventList{}
@@ -145,6 +158,21 @@ var _ = Describe("ClientConfiguration", func() {
 		Expect(t.remote()).To(HaveLen(1))
 		Expect(t.remote()[0].ID).To(Equal(id))
 		Expect(t.remote()[0].UniqueName).To(Equal("new-name"))
+		Expect(obj.Annotations).NotTo(HaveKey(voicev1alpha1.AnnotationCreateIntent), "the create's marker named the old name")
+	})
+
+	It("refuses a rename onto a name another configuration holds, saying which and what to do", func(ctx SpecContext) {
+		theirs, err := sim.CreateOutOfBand(t.account, voicesim.Record{UniqueName: "theirs", CallNotificationURL: "https://theirs.example.com/"})
+		Expect(err).NotTo(HaveOccurred())
+		obj := t.readyConfiguration(ctx, "mine")
+		obj.Spec.UniqueName = "theirs"
+		Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+
+		stalledOn := waitReason(ctx, obj, voicev1alpha1.ReasonAlreadyExists)
+		Expect(stalledOn.Message).To(SatisfyAll(ContainSubstring(`"theirs"`), ContainSubstring(theirs), ContainSubstring("choose another uniqueName")))
+		Expect(findCondition(obj.Status.Conditions, voicev1alpha1.ConditionInSync).Reason).NotTo(Equal(voicev1alpha1.ReasonDrifted),
+			"Drifted is for ObserveOnly, whose drift stays")
+		Expect(t.remoteByName("theirs")[0].CallNotificationURL).To(Equal("https://theirs.example.com/"))
 	})
 
 	It("puts back a remote edit at the next resync", func(ctx SpecContext) {
@@ -341,6 +369,8 @@ var _ = Describe("ClientConfiguration", func() {
 			g.Expect(inSync).NotTo(BeNil())
 			g.Expect(inSync.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(inSync.Message).To(ContainSubstring("callNotification.url"))
+			g.Expect(readyCondition(obj).Message).To(SatisfyAll(HavePrefix("ObserveOnly; differs from the spec in "), ContainSubstring("callNotification.url")),
+				"the Message column of get -o wide names the drift")
 		}).WithContext(ctx).Should(Succeed())
 
 		deleteAndWait(ctx, obj)
@@ -449,6 +479,8 @@ var _ = Describe("ClientConfiguration", func() {
 		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
 		Eventually(func() string { return t.remote()[0].CallNotificationURL }).WithContext(ctx).
 			Should(Equal("https://alice:" + rotated + "@example.com/notify/auth"))
+		Eventually(func(g Gomega) []string { return eventNotes(ctx, g, obj) }).WithContext(ctx).
+			Should(ContainElement(ContainSubstring("(Secret changed: callNotification.url)")), "the change came from the Secret, not from Twilio")
 
 		By("never writing either password to the object or its Events")
 		fetch(ctx, Default, obj)
