@@ -414,7 +414,7 @@ var _ = Describe("Ownership", func() {
 		Expect(sim.Default(t.account)).To(BeEmpty())
 	})
 
-		It("does not rewrite a URL that the API stores in another form", func(ctx SpecContext) {
+	It("does not rewrite a URL that the API stores in another form", func(ctx SpecContext) {
 		obj := t.clientConfiguration("canonical", func(o *voicev1alpha1.ClientConfiguration) {
 			o.Spec.CallNotification.URL = "HTTPS://Example.COM:443"
 		})
