@@ -25,9 +25,10 @@ import (
 
 // Event reasons for what the AccountDefault controller did.
 const (
-	eventDefaultSet   = "DefaultSet"
-	eventDefaultUnset = "DefaultUnset"
-	eventDefaultLeft  = "DefaultLeft"
+	eventDefaultSet      = "DefaultSet"
+	eventDefaultRestored = "DefaultRestored"
+	eventDefaultUnset    = "DefaultUnset"
+	eventDefaultLeft     = "DefaultLeft"
 )
 
 // Field indexes of AccountDefaults.
@@ -235,9 +236,14 @@ func (r *AccountDefaultReconciler) ensureDefault(ctx context.Context, obj *voice
 		source = sourceRemote
 	}
 	r.Metrics.driftCorrected(kindAccountDefault, source)
-	if previous == "" {
+	switch {
+	case previous == "":
 		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s", target, api.AccountSID())
-	} else {
+	case source == sourceRemote:
+		// A reason of its own, so that it does not merge into the series
+		// of the first DefaultSet (see updateReason).
+		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultRestored, "SetDefault", "Made %s the default of account %s again (it was %s)", target, api.AccountSID(), previous)
+	default:
 		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s (it was %s)", target, api.AccountSID(), previous)
 	}
 	return nil

@@ -120,7 +120,7 @@ var _ = Describe("AccountDefault", func() {
 	})
 
 	It("puts the default back at the next resync when it was changed by hand", func(ctx SpecContext) {
-		cc, _ := t.givenDefaultSet(ctx)
+		cc, ad := t.givenDefaultSet(ctx)
 
 		other, err := sim.CreateOutOfBand(t.account, voicesim.Record{
 			UniqueName: "other", CallNotificationURL: "https://example.com/other", CallNotificationMethod: "POST",
@@ -130,6 +130,8 @@ var _ = Describe("AccountDefault", func() {
 
 		Eventually(func() string { return sim.Default(t.account) }).WithContext(ctx).WithTimeout(3 * resyncPeriod).Should(Equal(cc.Status.ID))
 		Expect(t.calls()[postDefault]).To(Equal(2))
+		Eventually(func(g Gomega) []string { return eventNotes(ctx, g, ad) }).WithContext(ctx).
+			Should(ContainElement(fmt.Sprintf("Made %s the default of account %s again (it was %s)", cc.Status.ID, t.account, other)))
 	})
 
 	It("lets only the oldest of two AccountDefaults of one account act; the other reports Conflict", func(ctx SpecContext) {

@@ -28,6 +28,8 @@ import (
 const (
 	eventCreated   = "Created"
 	eventUpdated   = "Updated"
+	eventCorrected = "DriftCorrected"
+	eventSecret    = "SecretApplied"
 	eventAdopted   = "Adopted"
 	eventRecovered = "Recovered"
 	eventRecreated = "Recreated"
@@ -243,9 +245,20 @@ func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1
 			return transient(voicev1alpha1.ReasonProgressing, err)
 		}
 	}
-	r.event(ctx, obj, corev1.EventTypeNormal, eventUpdated, "Update",
+	r.event(ctx, obj, corev1.EventTypeNormal, updateReason[source], "Update",
 		"Updated remote configuration %s (%s changed: %s)", cfg.ID, source, strings.Join(drifted, ", "))
 	return nil
+}
+
+// updateReason gives each source of a PUT its own Event reason. Events
+// (events.k8s.io/v1) of one object with the same reason and action merge
+// into a series that keeps the first note for 6 minutes: with one reason
+// for all PUTs, a rotated password would be reported as the remote change
+// that preceded it.
+var updateReason = map[string]string{
+	sourceSpec:   eventUpdated,
+	sourceRemote: eventCorrected,
+	sourceSecret: eventSecret,
 }
 
 // driftSource says what made the remote configuration differ from the

@@ -190,7 +190,7 @@ var _ = Describe("ClientConfiguration", func() {
 			g.Expect(remote[0].Description).NotTo(BeNil())
 		}).WithContext(ctx).WithTimeout(3 * resyncPeriod).Should(Succeed())
 		Expect(t.calls()[putConfig]).To(Equal(1))
-		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("Updated"))
+		Eventually(func(g Gomega) []string { return eventReasons(ctx, g, obj) }).WithContext(ctx).Should(ContainElement("DriftCorrected"))
 	})
 
 	It("creates the remote configuration again when it was deleted outside Kubernetes", func(ctx SpecContext) {
