@@ -33,11 +33,9 @@ import (
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/controllers"
 	"github.com/twilio-operator/voice-operator/internal/leadership"
+	"github.com/twilio-operator/voice-operator/internal/version"
 	"github.com/twilio-operator/voice-operator/internal/voice"
 )
-
-// version is stamped at build time (-ldflags "-X main.version=...").
-var version = "dev"
 
 var scheme = runtime.NewScheme()
 
@@ -66,6 +64,8 @@ type options struct {
 	requestTimeout time.Duration
 	kubeQPS        float64
 	kubeBurst      int
+
+	printVersion bool
 }
 
 func parseFlags() (options, zap.Options) {
@@ -88,6 +88,7 @@ func parseFlags() (options, zap.Options) {
 	flag.DurationVar(&o.requestTimeout, "voice-api-timeout", 10*time.Second, "Timeout of one request to the Voice API.")
 	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 50, "Requests per second to the Kubernetes apiserver.")
 	flag.IntVar(&o.kubeBurst, "kube-api-burst", 100, "Burst of requests to the Kubernetes apiserver.")
+	flag.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, and exit.")
 	// JSON lines, as a log pipeline wants them; stack traces only for a
 	// panic: an error the operator logs says what failed in its message.
 	// --zap-devel, --zap-encoder and --zap-stacktrace-level still override.
@@ -109,6 +110,10 @@ func main() {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	o, zapOpts := parseFlags()
+	if o.printVersion {
+		fmt.Println(version.Get())
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "Operator stopped with an error")
@@ -177,7 +182,7 @@ func run(ctx context.Context, o options) error {
 		RateLimit:      rate.Limit(o.voiceQPS),
 		Burst:          o.voiceBurst,
 		PageSize:       o.pageSize,
-		Version:        version,
+		Version:        version.Get().Version,
 		Observer:       m.ObserveRequest,
 		WrapTransport:  fence.WrapTransport,
 	})
@@ -207,7 +212,8 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
-	log.Info("Starting the manager", "version", version, "resyncPeriod", o.resync, "observe", o.observe, "voiceAPI", apiDescription(o.voiceAPIURL))
+	build := version.Get()
+	log.Info("Starting the manager", "version", build.Version, "commit", build.Commit, "resyncPeriod", o.resync, "observe", o.observe, "voiceAPI", apiDescription(o.voiceAPIURL))
 	return mgr.Start(ctx)
 }
 
