@@ -1,8 +1,12 @@
 -- Argo CD health check for voice.twilio-operator.io ClientConfiguration and
 -- AccountDefault. Both kinds report the same status shape, so this one script
--- is installed under both keys of argocd-cm. After editing it, run
+-- serves both: under both keys of argocd-cm, and as
+-- resource_customizations/voice.twilio-operator.io/<Kind>/health.lua in the
+-- layout of Argo CD's own repository. Its source is config/argocd/health.lua
+-- in github.com/twilio-operator/voice-operator; after editing it there, run
 --   go test ./test/argocd/ -update
--- to copy it into argocd-cm-patch.yaml; the tests fail while the two differ.
+-- to copy it into argocd-cm-patch.yaml and resource_customizations/; the
+-- tests fail while any copy differs.
 --
 -- The operator writes status.observedGeneration and the conditions Ready (the
 -- summary), Reconciling and Stalled (kstatus's abnormal-true conditions,

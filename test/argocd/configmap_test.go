@@ -13,7 +13,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
-var update = flag.Bool("update", false, "rewrite config/argocd/argocd-cm-patch.yaml from config/argocd/health.lua")
+var update = flag.Bool("update", false, "rewrite config/argocd/argocd-cm-patch.yaml and the health.lua files of config/argocd/resource_customizations from config/argocd/health.lua")
 
 const (
 	scriptPath = "config/argocd/health.lua"
@@ -120,15 +120,20 @@ func TestConfigMapPatch(t *testing.T) {
 	}
 }
 
-// TestEveryKindHasHealthCheck checks that the kinds tested here are exactly
-// the CRDs the operator ships, so a new kind cannot arrive without its
-// Argo CD health check.
-func TestEveryKindHasHealthCheck(t *testing.T) {
+// groupKind is a kind the operator's CRDs define.
+type groupKind struct{ group, kind string }
+
+// crdKinds returns the group and kind of each CRD in config/crd/bases.
+func crdKinds(t *testing.T) []groupKind {
+	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(repoRoot, "config/crd/bases/*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var crdKinds []string
+	if len(paths) == 0 {
+		t.Fatal("no CRDs in config/crd/bases")
+	}
+	var out []groupKind
 	for _, path := range paths {
 		f, err := os.Open(path)
 		if err != nil {
@@ -142,15 +147,26 @@ func TestEveryKindHasHealthCheck(t *testing.T) {
 		}
 		g, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
 		kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
-		if g != group {
-			t.Errorf("%s: group %q, want %q", path, g, group)
+		out = append(out, groupKind{g, kind})
+	}
+	return out
+}
+
+// TestEveryKindHasHealthCheck checks that the kinds tested here are exactly
+// the CRDs the operator ships, so a new kind cannot arrive without its
+// Argo CD health check.
+func TestEveryKindHasHealthCheck(t *testing.T) {
+	var crdKindNames []string
+	for _, gk := range crdKinds(t) {
+		if gk.group != group {
+			t.Errorf("the CRD of %s has the group %q, want %q", gk.kind, gk.group, group)
 		}
-		crdKinds = append(crdKinds, kind)
+		crdKindNames = append(crdKindNames, gk.kind)
 	}
 	want := slices.Clone(kinds)
 	slices.Sort(want)
-	slices.Sort(crdKinds)
-	if !slices.Equal(crdKinds, want) {
-		t.Errorf("the CRDs define the kinds %q; the health checks cover %q", crdKinds, want)
+	slices.Sort(crdKindNames)
+	if !slices.Equal(crdKindNames, want) {
+		t.Errorf("the CRDs define the kinds %q; the health checks cover %q", crdKindNames, want)
 	}
 }
