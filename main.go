@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"maps"
 	"net/url"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -28,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
@@ -47,6 +51,9 @@ func init() {
 // options are the command-line flags.
 type options struct {
 	metricsAddr, probeAddr string
+	metricsSecure          bool
+	metricsCertDir         string
+	watchNamespaces        string
 	pprofAddr              string
 	leaderElect            bool
 	leaderElectionNS       string
@@ -70,7 +77,10 @@ type options struct {
 
 func parseFlags() (options, zap.Options) {
 	var o options
-	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	flag.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to callers whose bearer token the apiserver authenticates (TokenReview) and authorizes to GET /metrics (SubjectAccessReview; the metrics-reader ClusterRole). false serves plain HTTP to anyone who reaches the port.")
+	flag.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "Directory holding tls.crt and tls.key for the metrics endpoint (e.g. from cert-manager); without it a self-signed certificate is generated at start.")
+	flag.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose objects and Secrets the operator watches and reconciles; empty means all. With a list, RoleBindings in those namespaces are all the operator needs.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to; 0 disables them.")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address for Go's pprof endpoints (/debug/pprof/), for profiling; 0 disables them.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
@@ -132,6 +142,10 @@ func run(ctx context.Context, o options) error {
 	if o.observe != "list" && o.observe != "get" {
 		return fmt.Errorf("--observe must be list or get, not %q", o.observe)
 	}
+	namespaces, err := parseNamespaces(o.watchNamespaces)
+	if err != nil {
+		return err
+	}
 
 	m := controllers.NewMetrics(metrics.Registry)
 	restCfg := ctrl.GetConfigOrDie()
@@ -140,11 +154,13 @@ func run(ctx context.Context, o options) error {
 	// to the apiserver or to Twilio, passes the fence, so a replica that was
 	// frozen past its lease writes nothing once it resumes.
 	electionCfg := rest.CopyConfig(restCfg)
+	// Scrapes are authenticated and authorized on every replica, the
+	// standbys included, so the reviews bypass the fence too.
+	reviewCfg := rest.AddUserAgent(rest.CopyConfig(restCfg), "metrics-auth")
 	var fence *leadership.Fence
 	var lock resourcelock.Interface
 	if o.leaderElect {
 		fence = leadership.NewFence(o.renewDeadline)
-		var err error
 		if lock, err = leaseLock(electionCfg, o); err != nil {
 			return err
 		}
@@ -153,7 +169,7 @@ func run(ctx context.Context, o options) error {
 	restCfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return m.WrapKubeTransport(fence.WrapTransport(rt)) }
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                 metricsOptions(o, reviewCfg),
 		HealthProbeBindAddress:  o.probeAddr,
 		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.leaderElect,
@@ -170,7 +186,7 @@ func run(ctx context.Context, o options) error {
 		// Cached objects keep only what the controllers read: managedFields
 		// and kubectl's last-applied copy can double an object's size, and
 		// with thousands of objects the cache is most of the memory.
-		Cache: cache.Options{DefaultTransform: controllers.TrimForCache},
+		Cache: cache.Options{DefaultTransform: controllers.TrimForCache, DefaultNamespaces: namespaces},
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -213,7 +229,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
 	build := version.Get()
-	log.Info("Starting the manager", "version", build.Version, "commit", build.Commit, "resyncPeriod", o.resync, "observe", o.observe, "voiceAPI", apiDescription(o.voiceAPIURL))
+	log.Info("Starting the manager", "version", build.Version, "commit", build.Commit, "namespaces", watched(namespaces), "resyncPeriod", o.resync, "observe", o.observe, "voiceAPI", apiDescription(o.voiceAPIURL))
 	return mgr.Start(ctx)
 }
 
@@ -245,6 +261,51 @@ func leaseLock(cfg *rest.Config, o options) (resourcelock.Interface, error) {
 	}
 	return resourcelock.New(resourcelock.LeasesResourceLock, ns, leaderElectionID, core, coordination,
 		resourcelock.ResourceLockConfig{Identity: host + "_" + string(uuid.NewUUID())})
+}
+
+// metricsOptions serves the metrics as --metrics-secure says: HTTPS with
+// authentication and authorization delegated to the apiserver (through
+// reviewCfg, the same on every replica), or plain HTTP.
+func metricsOptions(o options, reviewCfg *rest.Config) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: o.metricsAddr}
+	if !o.metricsSecure {
+		return opts
+	}
+	opts.SecureServing = true
+	opts.CertDir = o.metricsCertDir
+	opts.FilterProvider = func(*rest.Config, *http.Client) (metricsserver.Filter, error) {
+		client, err := rest.HTTPClientFor(reviewCfg)
+		if err != nil {
+			return nil, err
+		}
+		return filters.WithAuthenticationAndAuthorization(reviewCfg, client)
+	}
+	return opts
+}
+
+// parseNamespaces reads --watch-namespaces: nil (every namespace) when
+// empty, else the cache configuration of each listed namespace.
+func parseNamespaces(flagValue string) (map[string]cache.Config, error) {
+	if strings.TrimSpace(flagValue) == "" {
+		return nil, nil
+	}
+	namespaces := map[string]cache.Config{}
+	for _, ns := range strings.Split(flagValue, ",") {
+		ns = strings.TrimSpace(ns)
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+		namespaces[ns] = cache.Config{}
+	}
+	return namespaces, nil
+}
+
+// watched describes the namespaces for the log.
+func watched(namespaces map[string]cache.Config) string {
+	if len(namespaces) == 0 {
+		return "all"
+	}
+	return strings.Join(slices.Sorted(maps.Keys(namespaces)), ",")
 }
 
 // leaderElectionID names the Lease.

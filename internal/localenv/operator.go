@@ -3,6 +3,7 @@ package localenv
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -27,7 +28,12 @@ type OperatorOptions struct {
 	Args []string
 	// Metrics, when true, binds the metrics endpoint to a free loopback port
 	// (Operator.MetricsAddr) and waits until it answers; otherwise it is off.
+	// It is served over plain HTTP to anyone, for the harness to scrape,
+	// unless SecureMetrics is set too.
 	Metrics bool
+	// SecureMetrics keeps the operator's default: HTTPS, with each scrape
+	// authenticated and authorized by the apiserver.
+	SecureMetrics bool
 	// Log receives everything the operator prints; nil writes it to a new
 	// file in LogDir (Operator.LogPath).
 	Log io.Writer
@@ -44,13 +50,15 @@ type Operator struct {
 	LogPath string
 	// MetricsAddr is host:port of its metrics endpoint, when asked for.
 	MetricsAddr string
+	// scheme is http, or https with SecureMetrics.
+	scheme string
 }
 
 // StartOperator runs the operator as its own process, as `make run` does: no
 // probe listener, logs in the console encoding a person reads (unless Args
 // say otherwise).
 func StartOperator(ctx context.Context, o OperatorOptions) (*Operator, error) {
-	op := &Operator{MetricsAddr: "0"}
+	op := &Operator{MetricsAddr: "0", scheme: "http"}
 	if o.Metrics {
 		addr, err := FreeAddr()
 		if err != nil {
@@ -74,6 +82,11 @@ func StartOperator(ctx context.Context, o OperatorOptions) (*Operator, error) {
 		"--health-probe-bind-address", "0",
 		"--zap-encoder", "console",
 	}, o.Args...)
+	if o.SecureMetrics {
+		op.scheme = "https"
+	} else {
+		args = append([]string{"--metrics-secure=false"}, args...)
+	}
 	cmd, stop := command(o.Binary, 15*time.Second, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)
 	cmd.Stdout, cmd.Stderr = log, log
@@ -92,15 +105,22 @@ func StartOperator(ctx context.Context, o OperatorOptions) (*Operator, error) {
 }
 
 // MetricsURL is the operator's metrics endpoint.
-func (op *Operator) MetricsURL() string { return "http://" + op.MetricsAddr + "/metrics" }
+func (op *Operator) MetricsURL() string { return op.scheme + "://" + op.MetricsAddr + "/metrics" }
 
+// waitForMetrics waits until the endpoint answers: 200 over HTTP, and any
+// answer over HTTPS, where a request without a token is refused.
 func (op *Operator) waitForMetrics(ctx context.Context, within time.Duration) error {
 	deadline := time.Now().Add(within)
+	client := &http.Client{Transport: &http.Transport{
+		// The operator's certificate is self-signed, made at start.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback, a certificate made seconds ago
+	}}
+	defer client.CloseIdleConnections()
 	for {
-		resp, err := http.Get(op.MetricsURL())
+		resp, err := client.Get(op.MetricsURL())
 		if err == nil {
 			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || op.scheme == "https" {
 				return nil
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,6 +49,9 @@ type Env struct {
 	testEnv *envtest.Environment
 	server  *httptest.Server
 	dir     string
+	// admin is a kubeconfig of a cluster admin, the base of the
+	// impersonating ones.
+	admin []byte
 }
 
 // Scheme knows the core kinds and ours.
@@ -134,16 +138,23 @@ func (e *Env) writeKubeconfig(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("adding a user: %w", err)
 	}
-	admin, err := user.KubeConfig()
-	if err != nil {
+	if e.admin, err = user.KubeConfig(); err != nil {
 		return fmt.Errorf("writing a kubeconfig: %w", err)
 	}
-	data, err := OperatorKubeconfig(admin)
+	e.Kubeconfig, err = e.KubeconfigFor(OperatorUser)
+	return err
+}
+
+// KubeconfigFor writes a kubeconfig that acts as user (impersonated by an
+// admin) and returns its path: for an operator run under an identity a
+// test grants other rights than config/rbac's.
+func (e *Env) KubeconfigFor(user string) (string, error) {
+	data, err := ImpersonatingKubeconfig(e.admin, user)
 	if err != nil {
-		return err
+		return "", err
 	}
-	e.Kubeconfig = filepath.Join(e.dir, "kubeconfig")
-	return os.WriteFile(e.Kubeconfig, data, 0o600)
+	path := filepath.Join(e.dir, "kubeconfig-"+strings.NewReplacer(":", "-", "/", "-").Replace(user))
+	return path, os.WriteFile(path, data, 0o600)
 }
 
 // StartOperator starts the built operator against the control plane and
@@ -156,10 +167,18 @@ func (e *Env) StartOperator(ctx context.Context, args ...string) (*localenv.Oper
 // StartBinary is StartOperator for another build of the operator (an
 // earlier version, for upgrade tests).
 func (e *Env) StartBinary(ctx context.Context, binary string, args ...string) (*localenv.Operator, error) {
-	return localenv.StartOperator(ctx, localenv.OperatorOptions{
-		Binary: binary, Kubeconfig: e.Kubeconfig, VoiceAPIURL: e.SimURL,
+	o := e.OperatorOptions(args...)
+	o.Binary = binary
+	return localenv.StartOperator(ctx, o)
+}
+
+// OperatorOptions are the options StartOperator runs the operator with,
+// for a test that changes some of them (its identity, its metrics).
+func (e *Env) OperatorOptions(args ...string) localenv.OperatorOptions {
+	return localenv.OperatorOptions{
+		Binary: e.Operator, Kubeconfig: e.Kubeconfig, VoiceAPIURL: e.SimURL,
 		Args: args, Metrics: true, LogDir: e.dir,
-	})
+	}
 }
 
 // Stop stops everything StartEnv started.

@@ -106,12 +106,17 @@ func readObjects(path string) ([]*unstructured.Unstructured, error) {
 // impersonates the operator's ServiceAccount, for an operator started as a
 // process: it then runs with config/rbac's permissions only.
 func OperatorKubeconfig(admin []byte) ([]byte, error) {
+	return ImpersonatingKubeconfig(admin, OperatorUser)
+}
+
+// ImpersonatingKubeconfig is the admin kubeconfig made to act as user.
+func ImpersonatingKubeconfig(admin []byte, user string) ([]byte, error) {
 	cfg, err := clientcmd.Load(admin)
 	if err != nil {
 		return nil, fmt.Errorf("reading the admin kubeconfig: %w", err)
 	}
-	for _, user := range cfg.AuthInfos {
-		user.Impersonate = OperatorUser
+	for _, info := range cfg.AuthInfos {
+		info.Impersonate = user
 	}
 	return clientcmd.Write(*cfg)
 }
