@@ -255,3 +255,41 @@ spec:
 		})
 	})
 })
+
+var _ = Describe("Tenants' rights", func() {
+	var t tenant
+	BeforeEach(func(ctx SpecContext) { t = newTenant(ctx) })
+
+	It("lets a user with edit in a namespace manage both kinds there, and one with view only read them", func(ctx SpecContext) {
+		kubectl(ctx, "create", "rolebinding", "alice-edits", "--clusterrole=edit", "--user=alice", "-n", t.ns)
+		kubectl(ctx, "create", "rolebinding", "bob-views", "--clusterrole=view", "--user=bob", "-n", t.ns)
+
+		By("aggregating the operator's editor and viewer ClusterRoles into edit and view (kube-controller-manager)")
+		for _, resource := range []string{"clientconfigurations.voice.twilio-operator.io", "accountdefaults.voice.twilio-operator.io"} {
+			Eventually(func() (string, error) {
+				return cp.Kubectl.Run(ctx, "auth", "can-i", "create", resource, "-n", t.ns, "--as", "alice")
+			}).WithContext(ctx).Should(Equal("yes\n"))
+			Eventually(func() (string, error) {
+				return cp.Kubectl.Run(ctx, "auth", "can-i", "list", resource, "-n", t.ns, "--as", "bob")
+			}).WithContext(ctx).Should(Equal("yes\n"))
+		}
+
+		By("alice applying the samples, which the operator makes Ready")
+		kubectl(ctx, "apply", "-k", t.overlay, "--as", "alice")
+		t.waitReady(ctx)
+
+		By("bob reading them, and refused any change")
+		Expect(kubectl(ctx, "get", "twilio", "-n", t.ns, "-o", "name", "--as", "bob")).To(ContainSubstring("clientconfiguration.voice.twilio-operator.io/web-softphone"))
+		for _, change := range [][]string{
+			{"annotate", "clientconfiguration", "web-softphone", "owner=bob"},
+			{"delete", "clientconfiguration", "web-softphone"},
+			{"delete", "accountdefault", "--all"},
+		} {
+			out, err := cp.Kubectl.Run(ctx, append(change, "-n", t.ns, "--as", "bob")...)
+			Expect(err).To(HaveOccurred(), "kubectl %v as bob: %s", change, out)
+			Expect(err.Error()).To(ContainSubstring("Forbidden"), "kubectl %v as bob", change)
+		}
+		out, _ := cp.Kubectl.Run(ctx, "auth", "can-i", "patch", "clientconfigurations.voice.twilio-operator.io", "--subresource=status", "-n", t.ns, "--as", "alice")
+		Expect(out).To(Equal("no\n"), "status is the operator's alone")
+	})
+})

@@ -91,7 +91,9 @@ func run(o options) error {
 		}
 	}
 	// The namespace controller, so that deleting a namespace deletes what
-	// is in it, as in a cluster (envtest runs no controllers of its own).
+	// is in it, and the ClusterRole aggregation controller, so that roles
+	// labelled aggregate-to-edit reach edit, as in a cluster (envtest runs
+	// no controllers of its own).
 	kcm, err := startControllerManager(o.assets, o.kubeconfig)
 	if err != nil {
 		return errors.Join(err, env.Stop())
@@ -124,12 +126,12 @@ func parentGone(watch bool) <-chan struct{} {
 }
 
 // startControllerManager runs kube-controller-manager from assets with only
-// its namespace controller, as the admin of kubeconfig, its output on this
+// its namespace and ClusterRole aggregation controllers, as the admin of kubeconfig, its output on this
 // program's standard error.
 func startControllerManager(assets, kubeconfig string) (*exec.Cmd, error) {
 	cmd := exec.Command(filepath.Join(assets, "kube-controller-manager"),
 		"--kubeconfig", kubeconfig,
-		"--controllers", "namespace",
+		"--controllers", "namespace,clusterrole-aggregation",
 		"--leader-elect=false",
 		"--secure-port=0",
 	)
