@@ -19,6 +19,10 @@ LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 ENVTEST_ASSETS := $(LOCALBIN)/k8s/$(KUBE_VERSION)
+# The folder the suites get as KUBEBUILDER_ASSETS, decided when a recipe runs:
+# the one KUBEBUILDER_ASSETS or setup-envtest already has, completed with
+# what it lacks, else ENVTEST_ASSETS, built from source (hack/envtest.sh).
+ASSETS = $$(hack/envtest.sh $(KUBE_VERSION) $(ETCD_VERSION))
 # kubectl: the one on PATH for real clusters, else the one the toolchain builds.
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(ENVTEST_ASSETS)/kubectl)
 
@@ -72,7 +76,7 @@ verify: manifests generate fmt ## Fail if code generation or gofmt changed the t
 	fi
 
 .PHONY: envtest
-envtest: ## Build kube-apiserver, etcd and kubectl from source into bin/k8s/$(KUBE_VERSION) (once).
+envtest: ## Find or build kube-apiserver, etcd, kubectl and kube-controller-manager (KUBEBUILDER_ASSETS, setup-envtest, else from source into bin/k8s/$(KUBE_VERSION), once).
 	@hack/envtest.sh $(KUBE_VERSION) $(ETCD_VERSION) >/dev/null
 
 # Suites that talk to the Voice API simulator run twice: against the shape
@@ -85,9 +89,9 @@ SHAPE_PACKAGES := ./controllers/ ./internal/voice/ ./test/chaos/ ./test/security
 .PHONY: test
 test: $(if $(filter true,$(CI)),verify lint,manifests generate fmt) vet envtest fuzz ## Run every test: fuzzing (briefly), unit tests, envtest suites, e2e; simulator suites in both shapes.
 	@echo "== every package, simulator in the reference's shape, --observe=list"
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" VOICE_SIM_SHAPE=reference go test -race -count=1 -v ./... $(GO_TEST_FLAGS)
+	KUBEBUILDER_ASSETS="$(ASSETS)" VOICE_SIM_SHAPE=reference go test -race -count=1 -v ./... $(GO_TEST_FLAGS)
 	@echo "== simulator suites again, in the extended shape, --observe=get"
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" VOICE_SIM_SHAPE=extended VOICE_OBSERVE=get go test -race -count=1 $(SHAPE_PACKAGES) $(GO_TEST_FLAGS)
+	KUBEBUILDER_ASSETS="$(ASSETS)" VOICE_SIM_SHAPE=extended VOICE_OBSERVE=get go test -race -count=1 $(SHAPE_PACKAGES) $(GO_TEST_FLAGS)
 
 # Fuzz targets as package:Func. `go test ./...` runs their seed corpora; this
 # explores beyond them for FUZZTIME each.
@@ -146,7 +150,7 @@ $(GOLANGCI_LINT):
 BENCH_ARGS ?=
 .PHONY: bench
 bench: envtest ## Measure remote calls, apiserver writes, latency, memory and CPU for 100/1,000/5,000 objects (BENCH_ARGS=-quick for a first look).
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench $(BENCH_ARGS)
+	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./hack/bench $(BENCH_ARGS)
 
 ##@ Demo
 

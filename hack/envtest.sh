@@ -10,6 +10,14 @@
 # A folder that already holds all four is left alone, so calling this from
 # every `make test` costs nothing after the first time.
 #
+# Binaries someone already has are used instead of being built:
+#   - KUBEBUILDER_ASSETS, when set, names a folder with kube-apiserver and etcd
+#     (and perhaps kubectl), as setup-envtest or a CI image provides them;
+#   - otherwise setup-envtest, when on PATH, is asked for installed binaries
+#     of <kube version> (never to download).
+# What such a folder lacks (setup-envtest ships no kube-controller-manager)
+# is built, and the folder printed links both: bin/k8s/given-<hash>.
+#
 # Usage: hack/envtest.sh <kube version> <etcd version>   (prints the folder)
 set -euo pipefail
 
@@ -32,7 +40,45 @@ pinned() {
 pinned "$root/hack/tools/envtest" k8s.io/kubernetes "v$kube_version"
 pinned "$root/hack/tools/etcd" go.etcd.io/etcd/server/v3 "v$etcd_version"
 
-if [[ -x "$dest/kube-apiserver" && -x "$dest/etcd" && -x "$dest/kubectl" && -x "$dest/kube-controller-manager" ]]; then
+complete() { [[ -x "$1/kube-apiserver" && -x "$1/etcd" && -x "$1/kubectl" && -x "$1/kube-controller-manager" ]]; }
+
+# given is the folder of binaries someone already has, or nothing.
+given() {
+	if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
+		if [[ ! -x "$KUBEBUILDER_ASSETS/kube-apiserver" || ! -x "$KUBEBUILDER_ASSETS/etcd" ]]; then
+			say "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS holds no kube-apiserver and etcd"
+			exit 1
+		fi
+		echo "$KUBEBUILDER_ASSETS"
+	elif command -v setup-envtest >/dev/null; then
+		setup-envtest use --installed-only --print path "$kube_version" 2>/dev/null || true
+	fi
+}
+
+src=$(given)
+if [[ -n "$src" ]]; then
+	src=$(cd "$src" && pwd)
+	if complete "$src"; then
+		echo "$src"
+		exit 0
+	fi
+	have=$("$src/kube-apiserver" --version 2>/dev/null || true)
+	if [[ "$have" != "Kubernetes v$kube_version" ]]; then
+		say "note: $src/kube-apiserver is ${have:-of an unknown version}, not v$kube_version"
+	fi
+	dest="$root/bin/k8s/given-$(printf '%s' "$src" | sha256sum | cut -c1-12)"
+	mkdir -p "$dest"
+	for bin in kube-apiserver etcd kubectl kube-controller-manager; do
+		if [[ -x "$src/$bin" ]]; then
+			ln -sfn "$src/$bin" "$dest/$bin"
+		elif [[ -x "$root/bin/k8s/$kube_version/$bin" ]]; then
+			ln -sfn "$root/bin/k8s/$kube_version/$bin" "$dest/$bin" # built here before
+		fi
+	done
+	say "using $src, and building what it lacks into $dest"
+fi
+
+if complete "$dest"; then
 	echo "$dest"
 	exit 0
 fi
