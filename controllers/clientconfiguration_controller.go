@@ -522,6 +522,11 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 			"Left remote configuration %s in place: ClientConfiguration %s manages it", id, rival)
 		return r.releaseFinalizer(ctx, obj)
 	}
+	if r.remote.isGone(api, id) {
+		// Deleted by an earlier pass whose release of the finalizer
+		// failed (a conflict, say): the Event was recorded then.
+		return r.releaseFinalizer(ctx, obj)
+	}
 	err = api.Delete(ctx, id)
 	if cls := voice.ClassOf(err); cls == voice.ClassInvalid || cls == voice.ClassConflict {
 		err = r.deleteRefused(ctx, api, id, err)

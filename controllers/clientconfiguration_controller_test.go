@@ -220,6 +220,19 @@ var _ = Describe("ClientConfiguration", func() {
 		Expect(t.calls()[deleteConfig]).To(Equal(1))
 	})
 
+	It("deletes the remote configuration once even when releasing the finalizer meets a conflict", func(ctx SpecContext) {
+		obj := t.readyConfiguration(ctx, "conflicted")
+
+		writesSeen.conflictOnNextWrite(t.ns, "clientconfigurations")
+		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+		Eventually(func(g Gomega) error {
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		}).WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
+		Expect(writesSeen.pendingConflicts(t.ns, "clientconfigurations")).To(BeZero(), "the release of the finalizer met the conflict")
+		Expect(t.remote()).To(BeEmpty())
+		Expect(t.calls()[deleteConfig]).To(Equal(1), "the retry remembers the DELETE that succeeded")
+	})
+
 	It("leaves the remote configuration in place with deletionPolicy Orphan", func(ctx SpecContext) {
 		obj := t.clientConfiguration("keep", func(o *voicev1alpha1.ClientConfiguration) {
 			o.Spec.DeletionPolicy = voicev1alpha1.DeletionPolicyOrphan

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -125,6 +126,9 @@ func writes(calls map[string]int) int {
 type apiserverWrites struct {
 	mu     sync.Mutex
 	counts map[string]int // "namespace/resource" → count
+	// conflicts are writes still to be answered 409 Conflict, as the
+	// apiserver answers a write based on an outdated resourceVersion.
+	conflicts map[string]int // "namespace/resource" → count
 }
 
 var namespacedPath = regexp.MustCompile(`/namespaces/([^/]+)/([^/]+)`)
@@ -133,13 +137,53 @@ func (a *apiserverWrites) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
 		if r.Method != http.MethodGet {
 			if m := namespacedPath.FindStringSubmatch(r.URL.Path); m != nil {
+				key := m[1] + "/" + m[2]
 				a.mu.Lock()
-				a.counts[m[1]+"/"+m[2]]++
+				a.counts[key]++
+				conflict := a.conflicts[key] > 0
+				if conflict {
+					a.conflicts[key]--
+				}
 				a.mu.Unlock()
+				if conflict {
+					return conflictResponse(r), nil
+				}
 			}
 		}
 		return rt.RoundTrip(r)
 	})
+}
+
+// conflictOnNextWrite makes the manager's next write to resource in
+// namespace fail with 409 Conflict, without reaching the apiserver.
+func (a *apiserverWrites) conflictOnNextWrite(namespace, resource string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.conflicts == nil {
+		a.conflicts = map[string]int{}
+	}
+	a.conflicts[namespace+"/"+resource]++
+}
+
+// pendingConflicts is how many armed conflicts have not fired yet.
+func (a *apiserverWrites) pendingConflicts(namespace, resource string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.conflicts[namespace+"/"+resource]
+}
+
+// conflictResponse is the apiserver's answer to a write whose
+// resourceVersion is outdated.
+func conflictResponse(r *http.Request) *http.Response {
+	body := `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"Conflict","code":409,` +
+		`"message":"Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again"}`
+	return &http.Response{
+		StatusCode: http.StatusConflict, Status: "409 Conflict", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": []string{"application/json"}},
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       r,
+	}
 }
 
 // of returns the writes to one resource in one namespace.

@@ -339,6 +339,16 @@ func (r *remoteView) deleted(api VoiceAPI, id string) {
 	v.gone[id] = true
 }
 
+// isGone reports whether id is known deleted since the last List: by us, or
+// found so by a read. Ids are never reused, so it stays true; the memory of
+// it ends with the next List, which no longer holds it.
+func (r *remoteView) isGone(api VoiceAPI, id string) bool {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.gone[id]
+}
+
 // verified records that obj's own reconcile found cfg as its spec wants it.
 func (r *remoteView) verified(api VoiceAPI, obj client.Object, cfg *voice.Configuration) {
 	v := r.view(api)
