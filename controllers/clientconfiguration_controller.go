@@ -531,6 +531,14 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 	if cls := voice.ClassOf(err); cls == voice.ClassInvalid || cls == voice.ClassConflict {
 		err = r.deleteRefused(ctx, api, id, err)
 	}
+	if voice.IsNotFound(err) {
+		// Gone already, unless the whole API answers 404 (an account
+		// whose access to the beta ended): then nothing is known, and the
+		// finalizer stays.
+		if lerr := collectionReadable(ctx, api); lerr != nil {
+			return remoteError("confirming that remote configuration "+id+" is gone", lerr)
+		}
+	}
 	switch {
 	case err == nil, voice.IsNotFound(err):
 		r.remote.deleted(api, id)
@@ -538,6 +546,15 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 		return r.releaseFinalizer(ctx, obj)
 	}
 	return remoteError("deleting remote configuration "+id, err)
+}
+
+// collectionReadable reads the first page of one configuration: nil when
+// the account's configurations can be listed at all.
+func collectionReadable(ctx context.Context, api VoiceAPI) error {
+	for _, err := range api.List(ctx, 1) {
+		return err
+	}
+	return nil
 }
 
 // deleteRefused explains a refused delete. The API may refuse to delete

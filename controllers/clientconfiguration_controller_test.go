@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -218,6 +219,41 @@ var _ = Describe("ClientConfiguration", func() {
 		}).WithContext(ctx).Should(MatchError(ContainSubstring("not found")))
 		Expect(t.remote()).To(BeEmpty())
 		Expect(t.calls()[deleteConfig]).To(Equal(1))
+	})
+
+	DescribeTable("reports APIAccessDenied, and creates nothing, while the account may not use the Private Beta API",
+		func(ctx SpecContext, status int) {
+			sim.DenyAPI(t.account, status)
+			obj := t.clientConfiguration("beta")
+			create(ctx, obj)
+
+			detail := waitReason(ctx, obj, voicev1alpha1.ReasonAPIAccessDenied)
+			Expect(detail.Message).To(SatisfyAll(ContainSubstring("Private Beta"), ContainSubstring("ask Twilio to enable it")))
+			Expect(t.calls()).NotTo(HaveKey(postConfig))
+
+			By("converging once Twilio grants access")
+			sim.DenyAPI(t.account, 0)
+			waitReady(ctx, obj)
+			Expect(t.remoteByName("beta")).To(HaveLen(1))
+		},
+		Entry("403 Forbidden", http.StatusForbidden),
+		Entry("404 to every path, the List of the collection included", http.StatusNotFound),
+	)
+
+	It("keeps the finalizer while a lost access makes every path answer 404, and deletes once it is back", func(ctx SpecContext) {
+		obj := t.readyConfiguration(ctx, "lost-access")
+		id := obj.Status.ID
+
+		sim.DenyAPI(t.account, http.StatusNotFound)
+		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
+		waitReason(ctx, obj, voicev1alpha1.ReasonAPIAccessDenied)
+		Expect(t.remote()).To(ConsistOf(HaveField("ID", id)), "a 404 to the DELETE proves nothing while the List answers 404 too")
+
+		sim.DenyAPI(t.account, 0)
+		Eventually(func(g Gomega) error {
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		}).WithContext(ctx).WithTimeout(3 * resyncPeriod).Should(MatchError(ContainSubstring("not found")))
+		Expect(t.remote()).To(BeEmpty())
 	})
 
 	It("deletes the remote configuration once even when releasing the finalizer meets a conflict", func(ctx SpecContext) {

@@ -92,6 +92,12 @@ func remoteError(doing string, err error) error {
 		// Retried, in case the Secret or the account changes, but the
 		// person who owns the Secret is the one to act.
 		return &stepError{reason: voicev1alpha1.ReasonCredentialsRejected, class: classTransient, user: true, err: err}
+	case voice.ClassForbidden:
+		// Retried too: access to a beta is granted by Twilio, outside any
+		// object the operator watches.
+		return &stepError{reason: voicev1alpha1.ReasonAPIAccessDenied, class: classTransient, user: true, err: fmt.Errorf(
+			"%w; the credentials were accepted, but they may not use Voice v2 Client Configurations, a Private Beta API: ask Twilio to enable it for the account, or use an API key allowed to call the Voice API",
+			err)}
 	case voice.ClassAccountMismatch:
 		return stalled(voicev1alpha1.ReasonAccountMismatch, fmt.Errorf(
 			"%w; the credentials belong to another account than the Secret's %s says: fix the Secret so that both are of the same account",

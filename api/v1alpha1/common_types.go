@@ -160,9 +160,15 @@ const (
 	// its keys, is missing. Create it in the object's namespace; the object is
 	// reconciled as soon as it appears.
 	ReasonCredentialsNotFound = "CredentialsNotFound"
-	// ReasonCredentialsRejected: Twilio answered 401/403. Check the SID and
+	// ReasonCredentialsRejected: Twilio answered 401. Check the SID and
 	// token in the Secret; retried with backoff.
 	ReasonCredentialsRejected = "CredentialsRejected"
+	// ReasonAPIAccessDenied: Twilio accepted the credentials but refused
+	// this API (403, or 404 to the list of Client Configurations). Voice v2
+	// Client Configurations are a Private Beta: ask Twilio to enable it for
+	// the account, or use an API key allowed to call the Voice API; retried
+	// with backoff.
+	ReasonAPIAccessDenied = "APIAccessDenied"
 	// ReasonInvalidSpec: Twilio refused the spec (400/422). Fix the spec.
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonAlreadyExists: the unique name is taken by a configuration this

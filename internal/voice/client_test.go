@@ -223,10 +223,14 @@ func TestErrorClasses(t *testing.T) {
 			_, err := e.client(voice.Credentials{AccountSID: acctA, Username: acctA, Password: "wrong"}).Get(ctx(e.t), "x")
 			return err
 		}, want: want{voice.ClassUnauthorized, 401, 20003, false, 1}, text: "(code 20003)"},
-		"forbidden": {reason: "403 is Unauthorized too",
+		"forbidden": {reason: "403: the credentials are good, the API is not theirs (a Private Beta); never retried",
 			script: &scripted{n: 1, match: method("GET"), respond: status(403, "", `{"code":20403,"message":"Forbidden","status":403}`)},
 			call:   func(e *env, id string) error { _, err := e.a.Get(ctx(e.t), "x"); return err },
-			want:   want{voice.ClassUnauthorized, 403, 20403, false, 1}},
+			want:   want{voice.ClassForbidden, 403, 20403, false, 1}},
+		"collection not found": {reason: "a 404 to the List itself is no missing configuration: the API is not the account's",
+			script: &scripted{n: 1, match: method("GET"), respond: status(404, "", `{"code":20404,"message":"The requested resource was not found","status":404}`)},
+			call:   func(e *env, id string) error { _, err := e.a.ListPage(ctx(e.t), 10, ""); return err },
+			want:   want{voice.ClassForbidden, 404, 20404, false, 1}, text: "list of Client Configurations itself was not found"},
 		"invalid": {reason: "400 for a name with a space", call: func(e *env, id string) error {
 			_, err := e.a.Create(ctx(e.t), input("has space"))
 			return err

@@ -3,6 +3,7 @@ package voice
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -192,9 +193,24 @@ func (c *Client) listPage(ctx context.Context, pageSize int, pageToken string) (
 			}
 			return nil
 		}}); e != nil {
-		return nil, e
+		return nil, collectionMissing(e)
 	}
 	return out, nil
+}
+
+// collectionMissing turns a 404 to a List into ClassForbidden: the
+// collection exists for every account that may use the API, so its absence
+// says this one may not (or that the API URL is wrong), never that some
+// configuration is gone.
+func collectionMissing(err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Class != ClassNotFound {
+		return err
+	}
+	cp := *e
+	cp.Class = ClassForbidden
+	cp.Message = "the list of Client Configurations itself was not found (" + e.Message + ")"
+	return &cp
 }
 
 // List walks every page, pageSize configurations a page (<= 0: the

@@ -27,7 +27,7 @@ const (
 	ClassNotFound
 	// ClassConflict is a 409: the unique name is taken in the account.
 	ClassConflict
-	// ClassUnauthorized is a 401 or 403: the credentials were refused.
+	// ClassUnauthorized is a 401: the credentials were refused.
 	ClassUnauthorized
 	// ClassInvalid is a 400, 422 or other 4xx: the request itself is wrong
 	// and repeating it will not help. Arguments the client refuses before
@@ -48,9 +48,15 @@ const (
 	// one account's SID with another account's API key, or the API is not
 	// the account's. Nothing should be written until a person fixes it.
 	ClassAccountMismatch
+	// ClassForbidden is a 403, or a 404 to the List of the collection itself
+	// (which exists for every account that has the API): the credentials
+	// were accepted, but they may not use this API. Client Configurations
+	// are a Private Beta; an account Twilio has not enabled, or an API key
+	// restricted to other products, gets this.
+	ClassForbidden
 )
 
-var classNames = [...]string{"Unknown", "NotFound", "Conflict", "Unauthorized", "Invalid", "Throttled", "Unavailable", "Malformed", "AccountMismatch"}
+var classNames = [...]string{"Unknown", "NotFound", "Conflict", "Unauthorized", "Invalid", "Throttled", "Unavailable", "Malformed", "AccountMismatch", "Forbidden"}
 
 // String returns the class name, e.g. "Throttled".
 func (c Class) String() string {
@@ -73,8 +79,10 @@ func classify(status int) Class {
 		return ClassNotFound
 	case status == http.StatusConflict:
 		return ClassConflict
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == http.StatusUnauthorized:
 		return ClassUnauthorized
+	case status == http.StatusForbidden:
+		return ClassForbidden
 	case status == http.StatusTooManyRequests:
 		return ClassThrottled
 	case status >= 500 && status <= 599:

@@ -48,7 +48,7 @@ func TestClassify(t *testing.T) {
 		301: {"redirects are not followed", ClassUnknown},
 		400: {"bad request", ClassInvalid},
 		401: {"credentials refused", ClassUnauthorized},
-		403: {"forbidden", ClassUnauthorized},
+		403: {"accepted credentials, refused API", ClassForbidden},
 		404: {"not found", ClassNotFound},
 		405: {"another 4xx", ClassInvalid},
 		409: {"name taken", ClassConflict},

@@ -133,6 +133,19 @@ func (s *Server) AddAPIKey(accountSID, keySID, secret string) {
 	s.keys[keySID] = apiKey{account: accountSID, secret: secret}
 }
 
+// DenyAPI takes the account's access to the API away: its credentials
+// still authenticate, and every request answers status (403, code 20403;
+// or 404, code 20404, as if the API did not exist), as an account Twilio
+// has not enabled for the Private Beta might be answered. The reference
+// shows neither, so only tests that ask for it see it. 0 gives access back.
+func (s *Server) DenyAPI(accountSID string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[accountSID]; a != nil {
+		a.denied = status
+	}
+}
+
 // ServeHTTP serves the API and, under /_sim/, the admin surface.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/_sim" || strings.HasPrefix(r.URL.Path, "/_sim/") {
@@ -173,6 +186,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if acct == nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		s.write(w, apiError(http.StatusUnauthorized, 20003, "Authenticate"))
+		return
+	}
+	if denied := s.deniedStatus(acct); denied != 0 {
+		if denied == http.StatusNotFound {
+			s.write(w, apiError(http.StatusNotFound, 20404, "The requested resource was not found"))
+		} else {
+			s.write(w, apiError(denied, 20000+denied, http.StatusText(denied)))
+		}
 		return
 	}
 	resp := errResp
@@ -231,6 +252,13 @@ func (s *Server) authenticate(r *http.Request) *account {
 		return s.accounts[k.account]
 	}
 	return nil
+}
+
+// deniedStatus is the status DenyAPI set for the account, 0 if none.
+func (s *Server) deniedStatus(a *account) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return a.denied
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -76,6 +76,9 @@ type account struct {
 	order   []*stored // ascending seq
 	nextSeq uint64
 	def     string // id of the default configuration, "" when none
+	// denied is the status every request answers while the account has
+	// no access to the API (DenyAPI); 0 when it has.
+	denied int
 }
 
 func newAccount(sid, token string) *account {
