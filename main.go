@@ -112,7 +112,7 @@ func parseFlags() (options, zap.Options) {
 // says otherwise. Go's default, 100, lets garbage double the heap between
 // collections; when thousands of objects converge at once that doubles the
 // peak memory too. 50 keeps the peak near 1.5x the live heap for a few
-// percent more CPU (see the Performance section of the README).
+// percent more CPU (see docs/performance.md).
 const defaultGCPercent = 50
 
 func main() {
