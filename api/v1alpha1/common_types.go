@@ -153,8 +153,12 @@ const (
 	// every remote call; a changed spec, drift and a deletion wait until it
 	// is removed. Remove it to resume.
 	ReasonPaused = "Paused"
-	// ReasonProgressing: the controller is creating or updating the remote
-	// side. Wait.
+	// ReasonProgressing: the operator is on its way and retries by itself:
+	// it is correcting a drift, waiting for a List it needs before a create,
+	// letting another object create the same unique name first, or one of
+	// its own Kubernetes reads or writes failed (mostly a conflict with a
+	// concurrent write). Wait; if it persists, the message names the failing
+	// request.
 	ReasonProgressing = "Progressing"
 	// ReasonCredentialsNotFound: the Secret named by credentialsRef, or one of
 	// its keys, is missing. Create it in the object's namespace; the object is
