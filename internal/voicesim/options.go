@@ -7,8 +7,8 @@ import (
 )
 
 // Options choose how the simulator answers. The zero value answers exactly
-// as the reference documents (shared/reference/twilio-voice-v2-client-
-// configurations.md) and no more: no date fields, no extra fields, ids only
+// as Twilio's reference for the resource documents (summarised in
+// docs/remote-api.md) and no more: no date fields, no extra fields, ids only
 // in the instance path, and for what the reference leaves open the plainest
 // choice (a duplicate unique name is a 400, pages hold at most 50).
 //
