@@ -34,6 +34,9 @@ type OperatorOptions struct {
 	// SecureMetrics keeps the operator's default: HTTPS, with each scrape
 	// authenticated and authorized by the apiserver.
 	SecureMetrics bool
+	// PredatesSecureMetrics says Binary was built before --metrics-secure
+	// existed: it serves plain HTTP and would refuse the flag.
+	PredatesSecureMetrics bool
 	// Log receives everything the operator prints; nil writes it to a new
 	// file in LogDir (Operator.LogPath).
 	Log io.Writer
@@ -82,9 +85,11 @@ func StartOperator(ctx context.Context, o OperatorOptions) (*Operator, error) {
 		"--health-probe-bind-address", "0",
 		"--zap-encoder", "console",
 	}, o.Args...)
-	if o.SecureMetrics {
+	switch {
+	case o.SecureMetrics:
 		op.scheme = "https"
-	} else {
+	case o.PredatesSecureMetrics:
+	default:
 		args = append([]string{"--metrics-secure=false"}, args...)
 	}
 	cmd, stop := command(o.Binary, 15*time.Second, args...)

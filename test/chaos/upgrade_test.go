@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/localenv"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
@@ -60,7 +61,9 @@ func TestUpgradeTakesOverEveryState(t *testing.T) {
 	var strand stranding
 	oldAPI := httptest.NewServer(strand.wrap(env.Sim))
 	defer oldAPI.Close()
-	previous, err := env.StartBinary(ctx, old, append(operatorArgs, "--voice-api-url", oldAPI.URL, "--list-page-size", "50")...)
+	o := env.OperatorOptions(append(operatorArgs, "--voice-api-url", oldAPI.URL, "--list-page-size", "50")...)
+	o.Binary, o.PredatesSecureMetrics = old, true
+	previous, err := localenv.StartOperator(ctx, o)
 	must(t, err)
 	t.Cleanup(func() { _ = previous.Stop() }) // stopped below; this is for a failure before
 

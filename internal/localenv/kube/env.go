@@ -161,19 +161,12 @@ func (e *Env) KubeconfigFor(user string) (string, error) {
 // the simulator, with args added to the connection flags (a later flag
 // wins), its metrics on a free port, and its log in a file of the env.
 func (e *Env) StartOperator(ctx context.Context, args ...string) (*localenv.Operator, error) {
-	return e.StartBinary(ctx, e.Operator, args...)
-}
-
-// StartBinary is StartOperator for another build of the operator (an
-// earlier version, for upgrade tests).
-func (e *Env) StartBinary(ctx context.Context, binary string, args ...string) (*localenv.Operator, error) {
-	o := e.OperatorOptions(args...)
-	o.Binary = binary
-	return localenv.StartOperator(ctx, o)
+	return localenv.StartOperator(ctx, e.OperatorOptions(args...))
 }
 
 // OperatorOptions are the options StartOperator runs the operator with,
-// for a test that changes some of them (its identity, its metrics).
+// for a test that changes some of them (its identity, its metrics, or the
+// binary itself: an earlier version, for upgrade tests).
 func (e *Env) OperatorOptions(args ...string) localenv.OperatorOptions {
 	return localenv.OperatorOptions{
 		Binary: e.Operator, Kubeconfig: e.Kubeconfig, VoiceAPIURL: e.SimURL,
