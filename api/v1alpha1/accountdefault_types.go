@@ -86,8 +86,12 @@ type AccountDefault struct {
 	// +required
 	Spec AccountDefaultSpec `json:"spec"`
 
-	// status is what the operator last observed and did.
+	// status is what the operator last observed and did. Until the operator
+	// first handles the object it reads observedGeneration 0, so that
+	// kstatus (kubectl wait --for=jsonpath, Flux, Argo CD) sees an object no
+	// controller has looked at yet as in progress, not as current.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status AccountDefaultStatus `json:"status,omitempty"`
 }
 

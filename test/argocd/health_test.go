@@ -37,11 +37,18 @@ type healthCase struct {
 
 var healthCases = map[string]healthCase{
 	"no status": {
-		reason: "A new object the controller has not reconciled yet. kstatus cannot tell it " +
+		reason: "A new object under a CRD from before the status default. kstatus cannot tell it " +
 			"from an object that never has conditions and calls it Current; the script waits.",
 		object:  `{"metadata": {"name": "web", "namespace": "voice", "generation": 1}}`,
 		want:    health{"Progressing", "Waiting for the controller to observe generation 1"},
 		kstatus: kstatus.CurrentStatus,
+	},
+	"defaulted status": {
+		reason: "A new object as the apiserver returns it: the CRD defaults status to observedGeneration 0 " +
+			"until the controller writes it, so kstatus waits too.",
+		object:  `{"metadata": {"name": "web", "namespace": "voice", "generation": 1}, "status": {"observedGeneration": 0}}`,
+		want:    health{"Progressing", "Waiting for the controller to observe generation 1"},
+		kstatus: kstatus.InProgressStatus,
 	},
 	"empty status and conditions": {
 		reason:  "Status present but empty is the same as no status.",
