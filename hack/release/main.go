@@ -12,7 +12,8 @@
 //
 // Everything depends only on the commit: each timestamp is the commit's
 // time, so building the same commit again gives the same bytes and the same
-// image digest. `image` stops after the binaries and the image.
+// image digest. `image` stops after the binaries and the image; `crds`
+// writes crds.yaml alone, as the release does (for tests that apply it).
 //
 //	cd hack/release && go run . -version 0.1.0 -toolchain go1.27.3 -sbom-tool ../../bin/cyclonedx-gomod-v1.10.0 release
 //	cd hack/release && go run . -version 0.0.0-dev -allow-dirty image
@@ -40,7 +41,7 @@ import (
 
 // options are the command line.
 type options struct {
-	command    string // "release" or "image"
+	command    string // "release", "image" or "crds"
 	root, out  string
 	version    string
 	toolchain  string
@@ -75,15 +76,15 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.sbomTool, "sbom-tool", "", "the cyclonedx-gomod binary (release only; required there)")
 	fs.BoolVar(&o.allowDirty, "allow-dirty", false, "build from a work tree with changes not committed, stamped <commit>-dirty")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: release [flags] release|image\n")
+		fmt.Fprintf(fs.Output(), "usage: release [flags] release|image|crds\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if fs.NArg() != 1 || (fs.Arg(0) != "release" && fs.Arg(0) != "image") {
+	if fs.NArg() != 1 || (fs.Arg(0) != "release" && fs.Arg(0) != "image" && fs.Arg(0) != "crds") {
 		fs.Usage()
-		return o, errors.New("say what to build: release or image")
+		return o, errors.New("say what to build: release, image or crds")
 	}
 	o.command = fs.Arg(0)
 	if err := checkVersion(o.version); err != nil {
@@ -137,6 +138,9 @@ func run(ctx context.Context, o options, log io.Writer) error {
 	}
 	meta := Meta{Version: o.version, Source: src}
 	progress.Printf("voice-operator %s from %s (%s) into %s", meta.Version, src.Revision(), src.Date(), o.out)
+	if o.command == "crds" {
+		return writeCRDs(o.root, o.out, meta)
+	}
 
 	images, err := buildImages(ctx, progress, o.root, o.out, o.platforms, meta, o.toolchain)
 	if err != nil {

@@ -110,19 +110,28 @@ func writeManifests(root, out string, meta Meta, b *Images) error {
 	if err != nil {
 		return err
 	}
-	crds, err := crdsYAML(root)
-	if err != nil {
+	if err := writeCRDs(root, out, meta); err != nil {
 		return err
 	}
 	install, err := installYAML(root, digest)
 	if err != nil {
 		return err
 	}
-	header := fmt.Sprintf("# voice-operator %s (commit %s)\n", meta.Version, meta.Source.Revision())
-	if err := os.WriteFile(filepath.Join(out, "crds.yaml"), append([]byte(header+"# The CRDs alone: kubectl apply --server-side -f crds.yaml\n"), crds...), 0o644); err != nil {
+	return os.WriteFile(filepath.Join(out, "install.yaml"), append([]byte(manifestHeader(meta)+"# Everything: kubectl apply --server-side -f install.yaml\n"), install...), 0o644)
+}
+
+// writeCRDs writes crds.yaml into out.
+func writeCRDs(root, out string, meta Meta) error {
+	crds, err := crdsYAML(root)
+	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(out, "install.yaml"), append([]byte(header+"# Everything: kubectl apply --server-side -f install.yaml\n"), install...), 0o644)
+	return os.WriteFile(filepath.Join(out, "crds.yaml"), append([]byte(manifestHeader(meta)+"# The CRDs alone: kubectl apply --server-side -f crds.yaml\n"), crds...), 0o644)
+}
+
+// manifestHeader is the comment that opens crds.yaml and install.yaml.
+func manifestHeader(meta Meta) string {
+	return fmt.Sprintf("# voice-operator %s (commit %s)\n", meta.Version, meta.Source.Revision())
 }
 
 // writeSBOM runs cyclonedx-gomod on the main module of the checkout at root

@@ -62,9 +62,19 @@ var Scheme = func() *runtime.Scheme {
 	return s
 }()
 
-// StartEnv builds the operator, starts the control plane and the
-// simulator, and installs the operator's identity.
-func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env, error) {
+// Option changes what StartEnv sets up.
+type Option func(*envtest.Environment)
+
+// WithoutCRDs starts the control plane without the CRDs, for a test that
+// installs them as a user does.
+func WithoutCRDs() Option {
+	return func(e *envtest.Environment) { e.CRDDirectoryPaths, e.ErrorIfCRDPathMissing = nil, false }
+}
+
+// StartEnv builds the operator, starts the control plane (with the CRDs of
+// config/crd/bases, unless an option says otherwise) and the simulator, and
+// installs the operator's identity.
+func StartEnv(ctx context.Context, root string, logf func(string, ...any), opts ...Option) (*Env, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run through make (make bench, make test)")
 	}
@@ -89,6 +99,9 @@ func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env
 	e.testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
+	}
+	for _, opt := range opts {
+		opt(e.testEnv)
 	}
 	// The apiserver's default request limits would throttle a burst of
 	// thousands of objects; the operator is what is measured, not them.
@@ -118,9 +131,9 @@ func StartEnv(ctx context.Context, root string, logf func(string, ...any)) (*Env
 
 // StartTestEnv is StartEnv for a test: it fails the test if the env cannot
 // start, and stops it when the test ends.
-func StartTestEnv(ctx context.Context, t testing.TB, root string) *Env {
+func StartTestEnv(ctx context.Context, t testing.TB, root string, opts ...Option) *Env {
 	t.Helper()
-	env, err := StartEnv(ctx, root, t.Logf)
+	env, err := StartEnv(ctx, root, t.Logf, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
