@@ -46,31 +46,35 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the ClusterRole from the markers, and docs/reference.md from both.
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the ClusterRole from the markers, docs/reference.md from both, and the Helm chart's copies of them.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	go run ./hack/refdocs
+	cd test/helm && go test -count=1 -run TestChartCopiesMatchConfig . -update >/dev/null
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt
-fmt: ## Run go fmt.
+fmt: ## Run go fmt on every module of the repository.
 	go fmt ./...
+	@for m in $(NESTED_MODULES) $(TOOL_MODULES); do (cd $$m && go fmt ./... >/dev/null); done
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet on the operator's module and the nested test and release modules.
 	go vet ./...
+	@for m in $(NESTED_MODULES); do echo "go vet in $$m"; (cd $$m && go vet ./...) || exit 1; done
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint with .golangci.yml (run by `make test` when CI=true).
+lint: $(GOLANGCI_LINT) ## Run golangci-lint with .golangci.yml on every module (run by `make test` when CI=true).
 	$(GOLANGCI_LINT) run ./...
+	@for m in $(NESTED_MODULES); do echo "golangci-lint in $$m"; (cd $$m && $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./...) || exit 1; done
 
 .PHONY: verify
 verify: manifests generate fmt ## Fail if code generation or gofmt changed the tree (run by `make test` when CI=true).
-	@if [ -n "$$(git status --porcelain -- api config controllers internal hack docs main.go)" ]; then \
+	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "make manifests generate fmt changed the tree; commit the regenerated files:"; \
-		git status --porcelain -- api config controllers internal hack docs main.go; \
+		git status --porcelain; \
 		git diff --stat; \
 		exit 1; \
 	fi
@@ -86,12 +90,28 @@ envtest: ## Find or build kube-apiserver, etcd, kubectl and kube-controller-mana
 # way. The second pass also observes with --observe=get.
 SHAPE_PACKAGES := ./controllers/ ./internal/voice/ ./test/chaos/ ./test/security/
 
+# Modules of their own, so that their dependencies never enter the operator's
+# go.mod, SBOM or vulnerability scan: the release builder (image, install.yaml),
+# the Helm chart's tests (Helm SDK), Flux's apply-and-wait (fluxcd/pkg/ssa).
+NESTED_MODULES := hack/release test/helm test/gitops
+# Tool wrappers with code of their own to test.
+TOOL_MODULES := hack/tools/govulncheck
+
 .PHONY: test
-test: $(if $(filter true,$(CI)),verify lint,manifests generate fmt) vet envtest fuzz ## Run every test: fuzzing (briefly), unit tests, envtest suites, e2e; simulator suites in both shapes.
+test: $(if $(filter true,$(CI)),verify lint,manifests generate fmt) vet envtest fuzz vulncheck ## Run every test: fuzzing (briefly), vulnerability scan, unit tests, envtest suites, e2e, the nested modules; simulator suites in both shapes.
 	@echo "== every package, simulator in the reference's shape, --observe=list"
 	KUBEBUILDER_ASSETS="$(ASSETS)" VOICE_SIM_SHAPE=reference go test -race -count=1 -v ./... $(GO_TEST_FLAGS)
 	@echo "== simulator suites again, in the extended shape, --observe=get"
 	KUBEBUILDER_ASSETS="$(ASSETS)" VOICE_SIM_SHAPE=extended VOICE_OBSERVE=get go test -race -count=1 $(SHAPE_PACKAGES) $(GO_TEST_FLAGS)
+	@assets="$(ASSETS)"; for m in $(NESTED_MODULES); do \
+		echo "== $$m (a module of its own)"; \
+		(cd $$m && KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v ./... $(GO_TEST_FLAGS)) || exit 1; \
+	done
+
+.PHONY: vulncheck
+vulncheck: ## Fail on a known vulnerability the operator calls in a required module (offline govulncheck; stdlib findings reported, VULNCHECK_STDLIB=fail to fail on them).
+	@for m in $(TOOL_MODULES); do (cd $$m && go test -count=1 ./...) || exit 1; done
+	hack/vulncheck.sh
 
 # Fuzz targets as package:Func. `go test ./...` runs their seed corpora; this
 # explores beyond them for FUZZTIME each.
@@ -158,3 +178,39 @@ bench: envtest ## Measure remote calls, apiserver writes, latency, memory and CP
 demo: envtest ## Run the operator on a local control plane against the local API simulator (no cluster, no Twilio account).
 	@echo "Compiling the demo (a few seconds; longer on a cold Go cache)..."
 	go run ./hack/demo $(DEMO_ARGS)
+
+# ---- Release: `make release`, `make image` (hack/release/, no Docker needed) ----
+##@ Release
+
+# The Go release that builds the shipped binaries: a patched one, fetched once
+# (about 76 MB) from the module proxy through GOTOOLCHAIN.
+RELEASE_TOOLCHAIN ?= go1.27.3
+RELEASE_PLATFORMS ?= linux/amd64,linux/arm64
+CYCLONEDX_GOMOD_VERSION ?= v1.10.0
+CYCLONEDX_GOMOD := $(LOCALBIN)/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)
+# Where releases are written; gitignored, emptied by each release.
+DIST := $(CURDIR)/dist
+RELEASE_TOOL = cd hack/release && go run . -root $(CURDIR) -out $(DIST) -toolchain $(RELEASE_TOOLCHAIN) -platforms $(RELEASE_PLATFORMS)
+
+# The dirty-tree check is made here as well as in hack/release, so that it
+# fails before the vulnerability scan.
+.PHONY: release
+release: $(CYCLONEDX_GOMOD) ## Release VERSION (x.y.z) of the commit into dist/: binaries, image, crds.yaml, install.yaml, SBOM, notes, SHA256SUMS (ALLOW_DIRTY=1 for a trial).
+	@if [ -z "$(VERSION)" ]; then echo "make release needs a version: make release VERSION=0.1.0"; exit 1; fi
+	@if [ "$(ALLOW_DIRTY)" != 1 ] && [ -n "$$(git status --porcelain)" ]; then \
+		echo "the work tree has changes not committed (git status): commit them, or ALLOW_DIRTY=1 for a trial release stamped <commit>-dirty"; exit 1; \
+	fi
+	VULNCHECK_STDLIB=fail GOTOOLCHAIN=$(RELEASE_TOOLCHAIN) hack/vulncheck.sh
+	rm -rf $(DIST)
+	$(RELEASE_TOOL) -version $(VERSION) -sbom-tool $(CYCLONEDX_GOMOD) $(if $(filter 1,$(ALLOW_DIRTY)),-allow-dirty) release
+
+.PHONY: image
+image: ## Build the image without Docker into dist/ (OCI layout, docker-archive tarball); VERSION defaults to 0.0.0-dev.
+	rm -rf $(DIST)
+	$(RELEASE_TOOL) -version $(or $(VERSION),0.0.0-dev) -allow-dirty image
+
+$(CYCLONEDX_GOMOD):
+	@mkdir -p $(LOCALBIN)
+	@grep -q 'github.com/CycloneDX/cyclonedx-gomod $(CYCLONEDX_GOMOD_VERSION)' hack/tools/cyclonedx-gomod/go.mod || { echo "hack/tools/cyclonedx-gomod/go.mod does not pin cyclonedx-gomod $(CYCLONEDX_GOMOD_VERSION)"; exit 1; }
+	cd hack/tools/cyclonedx-gomod && GOFLAGS=-mod=readonly go build -o $(CYCLONEDX_GOMOD) github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod
+# ---- end of Release ----
