@@ -138,6 +138,17 @@ func run(ctx context.Context, o options, log io.Writer) error {
 	}
 	meta := Meta{Version: o.version, Source: src}
 	progress.Printf("voice-operator %s from %s (%s) into %s", meta.Version, src.Revision(), src.Date(), o.out)
+	if !src.Dirty {
+		// Build from the commit itself, not from a work tree someone may
+		// edit while this runs; a trial build of a dirty tree takes it as
+		// it is.
+		tree, remove, err := snapshot(ctx, o.root, src.Commit)
+		if err != nil {
+			return err
+		}
+		defer remove()
+		o.root = tree
+	}
 	if o.command == "crds" {
 		return writeCRDs(o.root, o.out, meta)
 	}

@@ -19,7 +19,8 @@ import (
 
 // TestSourceIsTheCommitAndItsTime makes a repository with one commit: the
 // release's source is that commit, dated by its committer, and any change
-// to the tree, an untracked file included, makes it dirty.
+// to the tree, an untracked file included, makes it dirty; its snapshot
+// holds the commit's files only.
 func TestSourceIsTheCommitAndItsTime(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -54,6 +55,21 @@ func TestSourceIsTheCommitAndItsTime(t *testing.T) {
 	must(t, err)
 	if !src.Dirty || src.Revision() != head+"-dirty" {
 		t.Errorf("with an untracked file: %+v, revision %s; want it dirty", src, src.Revision())
+	}
+
+	// What a release builds from is the commit, whatever the work tree
+	// holds meanwhile.
+	must(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main // edited during the build\n"), 0o600))
+	tree, remove, err := snapshot(ctx, dir, head)
+	must(t, err)
+	defer remove()
+	got, err := os.ReadFile(filepath.Join(tree, "main.go"))
+	must(t, err)
+	if string(got) != "package main\n" {
+		t.Errorf("the snapshot's main.go is %q, want the committed one", got)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "notes.txt")); !os.IsNotExist(err) {
+		t.Errorf("the snapshot holds the untracked notes.txt (%v)", err)
 	}
 }
 
