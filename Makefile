@@ -88,7 +88,7 @@ envtest: ## Find or build kube-apiserver, etcd, kubectl and kube-controller-mana
 # the default), and against the extended shape, which adds every behaviour
 # beyond it and answers each question the reference leaves open the other
 # way. The second pass also observes with --observe=get.
-SHAPE_PACKAGES := ./controllers/ ./internal/voice/ ./test/chaos/ ./test/security/
+SHAPE_PACKAGES := ./controllers/ ./internal/voice/ ./test/chaos/ ./test/security/ ./test/export/
 
 # Modules of their own, so that their dependencies never enter the operator's
 # go.mod, SBOM or vulnerability scan: the release builder (image, install.yaml),

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -36,6 +38,7 @@ import (
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/controllers"
+	"github.com/twilio-operator/voice-operator/internal/export"
 	"github.com/twilio-operator/voice-operator/internal/leadership"
 	"github.com/twilio-operator/voice-operator/internal/version"
 	"github.com/twilio-operator/voice-operator/internal/voice"
@@ -104,6 +107,10 @@ func parseFlags() (options, zap.Options) {
 	// --zap-devel, --zap-encoder and --zap-stacktrace-level still override.
 	zapOpts := zap.Options{StacktraceLevel: zapcore.PanicLevel}
 	zapOpts.BindFlags(flag.CommandLine)
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: %s [flags]          run the operator\n       %s export [flags]   write an existing account's configurations as YAML (export --help)\n\nFlags:\n", os.Args[0], os.Args[0])
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	return o, zapOpts
 }
@@ -118,6 +125,12 @@ const defaultGCPercent = 50
 func main() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGCPercent)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "export" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := export.Main(ctx, os.Args[2:], os.Stdout, os.Stderr, os.Getenv, version.Get().Version)
+		stop()
+		os.Exit(code)
 	}
 	o, zapOpts := parseFlags()
 	if o.printVersion {

@@ -170,6 +170,14 @@ func (e *Env) KubeconfigFor(user string) (string, error) {
 	return path, os.WriteFile(path, data, 0o600)
 }
 
+// AdminKubeconfig writes a kubeconfig of a cluster admin and returns its
+// path: for kubectl run as the person applying YAML, never for the
+// operator.
+func (e *Env) AdminKubeconfig() (string, error) {
+	path := filepath.Join(e.dir, "kubeconfig-admin")
+	return path, os.WriteFile(path, e.admin, 0o600)
+}
+
 // StartOperator starts the built operator against the control plane and
 // the simulator, with args added to the connection flags (a later flag
 // wins), its metrics on a free port, and its log in a file of the env.
