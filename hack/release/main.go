@@ -142,7 +142,7 @@ func run(ctx context.Context, o options, log io.Writer) error {
 		// Build from the commit itself, not from a work tree someone may
 		// edit while this runs; a trial build of a dirty tree takes it as
 		// it is.
-		tree, remove, err := snapshot(ctx, o.root, src.Commit)
+		tree, remove, err := snapshot(ctx, o.root, src.Commit, o.version)
 		if err != nil {
 			return err
 		}

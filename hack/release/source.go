@@ -1,15 +1,11 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -76,89 +72,31 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// snapshot writes the tree of commit into a new temporary folder (git
-// archive) and returns it with a function that removes it. A release is
-// built from there, so the commit alone decides what ships: an edit made
-// in the work tree while a release builds, which takes minutes, cannot
-// leak into one of its binaries.
-func snapshot(ctx context.Context, root, commit string) (string, func(), error) {
+// snapshot clones the checkout at root into a new temporary folder with
+// commit checked out, tagged v<version> there (never in root), and returns
+// it with a function that removes it. A release is built from the clone, so
+// the commit alone decides what ships: an edit made in the work tree while
+// a release builds, which takes minutes, cannot leak into one of its
+// binaries. It is a git repository because cyclonedx-gomod reads the main
+// module's version from git, from the tag.
+func snapshot(ctx context.Context, root, commit, version string) (string, func(), error) {
 	dir, err := os.MkdirTemp("", "voice-operator-release-src-")
 	if err != nil {
 		return "", nil, err
 	}
 	remove := func() { _ = os.RemoveAll(dir) }
-	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", commit)
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		remove()
-		return "", nil, err
+	steps := [][]string{
+		{"-C", root, "clone", "--quiet", "--no-checkout", ".", dir},
+		{"-C", dir, "checkout", "--quiet", "--detach", commit},
 	}
-	if err := cmd.Start(); err != nil {
-		remove()
-		return "", nil, err
+	if version != "" {
+		steps = append(steps, []string{"-C", dir, "tag", "--no-sign", "v" + version, commit})
 	}
-	extractErr := extractTar(out, dir)
-	_, _ = io.Copy(io.Discard, out)
-	if err := cmd.Wait(); err != nil {
-		remove()
-		return "", nil, fmt.Errorf("git archive %s: %w: %s", commit, err, strings.TrimSpace(stderr.String()))
-	}
-	if extractErr != nil {
-		remove()
-		return "", nil, fmt.Errorf("extracting git archive %s: %w", commit, extractErr)
+	for _, args := range steps {
+		if _, err := git(ctx, root, args...); err != nil {
+			remove()
+			return "", nil, err
+		}
 	}
 	return dir, remove, nil
-}
-
-// extractTar writes the folders, files and symbolic links of a tar stream
-// into dir, refusing any path that would leave it.
-func extractTar(r io.Reader, dir string) error {
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if h.Typeflag == tar.TypeXGlobalHeader {
-			continue // git's commit id comment
-		}
-		if !filepath.IsLocal(h.Name) {
-			return fmt.Errorf("path %q leaves the folder", h.Name)
-		}
-		path := filepath.Join(dir, h.Name)
-		switch h.Typeflag {
-		case tar.TypeDir:
-			err = os.MkdirAll(path, 0o755)
-		case tar.TypeReg:
-			err = writeFile(path, tr, os.FileMode(h.Mode).Perm())
-		case tar.TypeSymlink:
-			err = os.Symlink(h.Linkname, path)
-		default:
-			err = fmt.Errorf("%s: unexpected entry type %c", h.Name, h.Typeflag)
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func writeFile(path string, r io.Reader, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
 }

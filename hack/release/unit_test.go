@@ -60,7 +60,7 @@ func TestSourceIsTheCommitAndItsTime(t *testing.T) {
 	// What a release builds from is the commit, whatever the work tree
 	// holds meanwhile.
 	must(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main // edited during the build\n"), 0o600))
-	tree, remove, err := snapshot(ctx, dir, head)
+	tree, remove, err := snapshot(ctx, dir, head, "1.2.3")
 	must(t, err)
 	defer remove()
 	got, err := os.ReadFile(filepath.Join(tree, "main.go"))
@@ -70,6 +70,12 @@ func TestSourceIsTheCommitAndItsTime(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(tree, "notes.txt")); !os.IsNotExist(err) {
 		t.Errorf("the snapshot holds the untracked notes.txt (%v)", err)
+	}
+	if tags, err := git(ctx, tree, "tag", "--points-at", "HEAD"); err != nil || tags != "v1.2.3" {
+		t.Errorf("the snapshot's HEAD is tagged %q (%v), want v1.2.3 for the SBOM", tags, err)
+	}
+	if tags, err := git(ctx, dir, "tag"); err != nil || tags != "" {
+		t.Errorf("the checkout itself got tags %q (%v); the release tags its clone only", tags, err)
 	}
 }
 
