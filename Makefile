@@ -14,10 +14,13 @@ KUBE_VERSION ?= 1.37.2
 ETCD_VERSION ?= 3.6.16
 CONTROLLER_GEN_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+# Prometheus v3.16's module; promtool tests the alerts of config/prometheus.
+PROMETHEUS_VERSION ?= v0.316.0
 
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+PROMTOOL := $(LOCALBIN)/promtool-$(PROMETHEUS_VERSION)
 ENVTEST_ASSETS := $(LOCALBIN)/k8s/$(KUBE_VERSION)
 # The folder the suites get as KUBEBUILDER_ASSETS, decided when a recipe runs:
 # the one KUBEBUILDER_ASSETS or setup-envtest already has, completed with
@@ -98,9 +101,9 @@ NESTED_MODULES := hack/release test/helm test/gitops
 TOOL_MODULES := hack/tools/govulncheck
 
 .PHONY: test
-test: $(if $(filter true,$(CI)),verify lint,manifests generate fmt) vet envtest fuzz vulncheck ## Run every test: fuzzing (briefly), vulnerability scan, unit tests, envtest suites, e2e, the nested modules; simulator suites in both shapes.
+test: $(if $(filter true,$(CI)),verify lint,manifests generate fmt) vet envtest fuzz vulncheck $(PROMTOOL) ## Run every test: fuzzing (briefly), vulnerability scan, unit tests, envtest suites, e2e, the nested modules; simulator suites in both shapes.
 	@echo "== every package, simulator in the reference's shape, --observe=list"
-	KUBEBUILDER_ASSETS="$(ASSETS)" VOICE_SIM_SHAPE=reference go test -race -count=1 -v ./... $(GO_TEST_FLAGS)
+	KUBEBUILDER_ASSETS="$(ASSETS)" PROMTOOL=$(PROMTOOL) VOICE_SIM_SHAPE=reference go test -race -count=1 -v ./... $(GO_TEST_FLAGS)
 	@echo "== simulator suites again, in the extended shape, --observe=get"
 	KUBEBUILDER_ASSETS="$(ASSETS)" VOICE_SIM_SHAPE=extended VOICE_OBSERVE=get go test -race -count=1 $(SHAPE_PACKAGES) $(GO_TEST_FLAGS)
 	@assets="$(ASSETS)"; for m in $(NESTED_MODULES); do \
@@ -159,6 +162,11 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)
 	@grep -q 'sigs.k8s.io/controller-tools $(CONTROLLER_GEN_VERSION)' hack/tools/controller-gen/go.mod || { echo "hack/tools/controller-gen/go.mod does not pin controller-tools $(CONTROLLER_GEN_VERSION)"; exit 1; }
 	cd hack/tools/controller-gen && GOFLAGS=-mod=readonly go build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+$(PROMTOOL):
+	@mkdir -p $(LOCALBIN)
+	@grep -q 'github.com/prometheus/prometheus $(PROMETHEUS_VERSION)' hack/tools/promtool/go.mod || { echo "hack/tools/promtool/go.mod does not pin prometheus $(PROMETHEUS_VERSION)"; exit 1; }
+	cd hack/tools/promtool && GOFLAGS=-mod=readonly go build -o $(PROMTOOL) github.com/prometheus/prometheus/cmd/promtool
 
 $(GOLANGCI_LINT):
 	@mkdir -p $(LOCALBIN)

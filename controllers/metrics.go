@@ -30,30 +30,72 @@ type Metrics struct {
 	reasons map[string]map[types.NamespacedName]string // kind → object → reason
 }
 
+// MetricDefinition describes one of the operator's own metrics. The
+// metrics are made from these, and docs/operations.md's table of metrics is
+// generated from them (hack/refdocs), so the two cannot disagree.
+type MetricDefinition struct {
+	// Name is the metric's full name.
+	Name string
+	// Type is counter, gauge or histogram.
+	Type string
+	// Help is its HELP text, and its meaning in the docs.
+	Help string
+	// Labels are its label names.
+	Labels []string
+}
+
+// Metric types, as MetricDefinition.Type names them.
+const (
+	metricCounter   = "counter"
+	metricGauge     = "gauge"
+	metricHistogram = "histogram"
+)
+
+// The operator's metrics.
+var (
+	defRemoteRequests = MetricDefinition{
+		Name: "voice_operator_remote_requests_total", Type: metricCounter, Labels: []string{"method", "route", "code"},
+		Help: "Requests to the Twilio Voice API, by method, route template and HTTP status code (0: no answer).",
+	}
+	defRemoteLatency = MetricDefinition{
+		Name: "voice_operator_remote_request_duration_seconds", Type: metricHistogram, Labels: []string{"method", "route"},
+		Help: "Latency of requests to the Twilio Voice API, by method and route template.",
+	}
+	defKubeRequests = MetricDefinition{
+		Name: "voice_operator_kube_requests_total", Type: metricCounter, Labels: []string{"verb", "resource"},
+		Help: "Requests the operator sent to the Kubernetes apiserver, by verb (HTTP method) and namespaced resource (with subresource), so its write load can be watched and benchmarked.",
+	}
+	defDriftCorrections = MetricDefinition{
+		Name: "voice_operator_drift_corrections_total", Type: metricCounter, Labels: []string{"kind", "source"},
+		Help: "Remote writes that corrected a difference from the spec, by kind and by source (spec: the spec changed; remote: the remote side was changed; Secret: the webhook's basic-auth Secret changed).",
+	}
+	defObjects = MetricDefinition{
+		Name: "voice_operator_objects", Type: metricGauge, Labels: []string{"kind", "reason"},
+		Help: "Objects by kind and by the reason of their Ready condition.",
+	}
+)
+
+// MetricDefinitions lists the operator's own metrics, in the order of the
+// docs.
+func MetricDefinitions() []MetricDefinition {
+	return []MetricDefinition{defRemoteRequests, defRemoteLatency, defKubeRequests, defDriftCorrections, defObjects}
+}
+
+func newCounterVec(d MetricDefinition) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: d.Name, Help: d.Help}, d.Labels)
+}
+
 // NewMetrics creates the metrics and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "voice_operator_remote_requests_total",
-			Help: "Requests to the Twilio Voice API, by method, route template and HTTP status code (0: no answer).",
-		}, []string{"method", "route", "code"}),
+		requests: newCounterVec(defRemoteRequests),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "voice_operator_remote_request_duration_seconds",
-			Help:    "Latency of requests to the Twilio Voice API, by method and route template.",
+			Name: defRemoteLatency.Name, Help: defRemoteLatency.Help,
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
-		}, []string{"method", "route"}),
-		kube: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "voice_operator_kube_requests_total",
-			Help: "Requests the operator sent to the Kubernetes apiserver, by verb (HTTP method) and namespaced resource (with subresource), so its write load can be watched and benchmarked.",
-		}, []string{"verb", "resource"}),
-		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "voice_operator_drift_corrections_total",
-			Help: "Remote writes that corrected a difference from the spec, by kind and by source (spec: the spec changed; remote: the remote side was changed).",
-		}, []string{"kind", "source"}),
-		objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "voice_operator_objects",
-			Help: "Objects by kind and by the reason of their Ready condition.",
-		}, []string{"kind", "reason"}),
+		}, defRemoteLatency.Labels),
+		kube:    newCounterVec(defKubeRequests),
+		drift:   newCounterVec(defDriftCorrections),
+		objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: defObjects.Name, Help: defObjects.Help}, defObjects.Labels),
 		reasons: map[string]map[types.NamespacedName]string{},
 	}
 	reg.MustRegister(m.requests, m.latency, m.kube, m.drift, m.objects)

@@ -4,6 +4,9 @@
 // order of the fields), and the constants of api/v1alpha1/common_types.go
 // (conditions, reasons, annotations, Secret keys) with their comments.
 //
+// It also writes the table of metrics in docs/operations.md from
+// controllers.MetricDefinitions.
+//
 // Run it from the checkout's root after `make manifests`:
 //
 //	go run ./hack/refdocs            # rewrites docs/reference.md
@@ -22,18 +25,33 @@ import (
 func main() {
 	out := flag.String("o", "docs/reference.md", "file to write, or - for standard output")
 	flag.Parse()
+	if err := run(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "refdocs:", err)
+		os.Exit(1)
+	}
+}
+
+// operationsGuide holds the generated table of metrics.
+const operationsGuide = "docs/operations.md"
+
+func run(out string) error {
 	doc, err := generate(".")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "refdocs:", err)
-		os.Exit(1)
+		return err
 	}
-	if *out == "-" {
+	if out == "-" {
 		_, err = os.Stdout.Write(doc)
-	} else {
-		err = os.WriteFile(*out, doc, 0o644)
+		return err
 	}
+	if err := os.WriteFile(out, doc, 0o644); err != nil {
+		return err
+	}
+	guide, err := os.ReadFile(operationsGuide)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "refdocs:", err)
-		os.Exit(1)
+		return err
 	}
+	if guide, err = withMetricsTable(guide); err != nil {
+		return err
+	}
+	return os.WriteFile(operationsGuide, guide, 0o644)
 }

@@ -1,6 +1,7 @@
 package helm_test
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 )
 
 // The render tests render the chart as `helm template` does and check what
@@ -620,4 +622,35 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestRenderPrometheusRuleHoldsTheTestedAlerts checks that the chart's
+// PrometheusRule carries exactly the alerts of config/prometheus/alerts.yaml,
+// which test/alerts tests with promtool, with the labels asked for; and that
+// it is off by default and with metrics off.
+func TestRenderPrometheusRuleHoldsTheTestedAlerts(t *testing.T) {
+	if objs := render(t, values(t, "{}")).ofKind("PrometheusRule"); len(objs) > 0 {
+		t.Errorf("rendered %s by default", rendered(objs))
+	}
+	if objs := render(t, values(t, "{metrics: {enabled: false}, prometheusRule: {enabled: true}}")).ofKind("PrometheusRule"); len(objs) > 0 {
+		t.Errorf("rendered %s with metrics off", rendered(objs))
+	}
+	r := render(t, values(t, "prometheusRule: {enabled: true, labels: {release: kube-prometheus-stack}}"))
+	rule := r.one(t, "PrometheusRule", namespace, "voice-operator-alerts")
+	data, err := os.ReadFile(filepath.Join(repoRoot, alertRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Spec map[string]any `json:"spec"`
+	}
+	if err := yaml.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.Spec, rule.Object["spec"]); diff != "" {
+		t.Errorf("the chart's PrometheusRule differs from %s (-want +got):\n%s", alertRules, diff)
+	}
+	if got := rule.GetLabels()["release"]; got != "kube-prometheus-stack" {
+		t.Errorf("the PrometheusRule's release label is %q, want the one asked for", got)
+	}
 }
