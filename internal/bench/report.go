@@ -110,6 +110,12 @@ func WriteTable(w io.Writer, results []*Result) {
 	fmt.Fprintln(tw, "run\tphase\tobjects\twall s\tp50 s\tp99 s\tPOST/obj\tGET/obj\tLIST/obj\tPUT/obj\tDELETE/obj\tkube writes/obj\tevents/obj\t")
 	for _, r := range results {
 		for _, p := range r.Phases {
+			if p.Name == "restart" {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t\t\tin all:\treads %d\t(LIST %d)\twrites %d\t\tkube writes %d\tevents %d\tnot-Ready events %d\t\n",
+					r.Config.Name(), p.Name, p.Objects, p.WallSeconds, p.Reads(), p.Remote[RouteList],
+					p.Writes(), p.KubeWrites, p.EventWrites, p.NotReadyEvents)
+				continue
+			}
 			if p.Name == "steady" {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t\t\tper period:\treads %.1f\t(LIST %.1f)\twrites %.1f\t\tkube writes %.1f\tevents %.1f\t\n",
 					r.Config.Name(), p.Name, p.Objects, p.WallSeconds, p.PerPeriod(p.Reads()), p.PerPeriod(p.Remote[RouteList]),

@@ -86,6 +86,10 @@ type Phase struct {
 	EventWrites int `json:"eventWrites"`
 	// Periods is how many resync periods the steady phase lasted.
 	Periods int `json:"periods,omitempty"`
+	// NotReadyEvents counts, in the restart phase, the watch events that
+	// showed an object without Ready=True: goal 0, no object ever leaves
+	// Ready because the operator restarted.
+	NotReadyEvents int `json:"notReadyEvents,omitempty"`
 }
 
 // Result is a run: its configuration, its phases, and the operator's
@@ -130,7 +134,7 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 	if err != nil {
 		return nil, err
 	}
-	defer op.stop()
+	defer func() { op.stop() }() // the one running at the end: restart replaces it
 
 	res := &Result{Config: cfg}
 	objs := make([]*voicev1alpha1.ClientConfiguration, cfg.Objects)
@@ -143,13 +147,15 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 	}{
 		{"create", func() (Phase, error) { return e.createPhase(ctx, tracker, objs) }},
 		{"steady", func() (Phase, error) { return steadyPhase(ctx, cfg, len(objs)) }},
+		{"restart", func() (Phase, error) { return e.restartPhase(ctx, cfg, tracker, &op, res, logf) }},
 		{"update", func() (Phase, error) { return e.updatePhase(ctx, tracker, objs[:cfg.Objects*cfg.EditPercent/100]) }},
 		{"delete", func() (Phase, error) { return e.deletePhase(ctx, tracker, ns.Name, objs) }},
 	}
 	for _, p := range phases {
 		logf("%s: %s", cfg.Name(), p.name)
 		e.Sim.ResetCalls()
-		before, err := op.kubeWrites()
+		counted := op // restart replaces op, and counts its writes itself
+		before, err := counted.kubeWrites()
 		if err != nil {
 			return nil, err
 		}
@@ -161,22 +167,28 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 		if err := op.settle(ctx); err != nil {
 			return nil, fmt.Errorf("%s phase: %w", p.name, err)
 		}
-		after, err := op.kubeWrites()
-		if err != nil {
-			return nil, err
-		}
 		phase.Name, phase.Remote = p.name, e.Sim.Calls()
 		if cfg.ProfileDir != "" {
 			if err := op.saveHeapProfile(filepath.Join(cfg.ProfileDir, fmt.Sprintf("heap-%d-%s-%s.pprof", cfg.Objects, cfg.Observe, p.name))); err != nil {
 				logf("heap profile: %v", err)
 			}
 		}
-		phase.KubeWrites = after.objects - before.objects
-		phase.EventWrites = after.events - before.events
+		if op == counted {
+			after, err := op.kubeWrites()
+			if err != nil {
+				return nil, err
+			}
+			phase.KubeWrites = after.objects - before.objects
+			phase.EventWrites = after.events - before.events
+		} else if phase.KubeWrites, phase.EventWrites, err = op.writesSinceStart(); err != nil {
+			return nil, err
+		}
+		if p.name == "restart" {
+			phase.NotReadyEvents = tracker.countNotReady(false)
+		}
 		res.Phases = append(res.Phases, phase)
 	}
-	res.PeakRSSBytes, res.CPUSeconds = op.usage()
-	res.PeakHeapBytes = op.peakHeap()
+	res.retire(op)
 	_ = e.Client.Delete(ctx, ns)
 	return res, nil
 }
@@ -214,6 +226,51 @@ func steadyPhase(ctx context.Context, cfg Config, n int) (Phase, error) {
 	case <-time.After(time.Duration(cfg.SteadyPeriods) * cfg.Resync):
 	}
 	return Phase{Objects: n, WallSeconds: time.Since(start).Seconds(), Periods: cfg.SteadyPeriods}, nil
+}
+
+// restartPhase stops the operator (SIGTERM, as a rollout does) with every
+// object Ready and in sync, starts a new one, and waits until it has
+// reconciled each object once (the first resync after its start) and
+// settled. The goals: no remote write, no apiserver write, reads of one
+// List walk per account, and no object seen leaving Ready meanwhile.
+func (e *bench) restartPhase(ctx context.Context, cfg Config, t *tracker, op **operator, res *Result, logf func(string, ...any)) (Phase, error) {
+	old := *op
+	res.retire(old)
+	old.stop()
+	e.Sim.ResetCalls()
+	t.countNotReady(true)
+	start := time.Now()
+	started, err := e.startOperator(ctx, cfg, logf)
+	if err != nil {
+		return Phase{}, err
+	}
+	*op = started
+	for {
+		m, err := started.scrape()
+		if err == nil && sumOf(m, `controller_runtime_reconcile_total{controller="clientconfiguration"`) >= float64(cfg.Objects) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return Phase{}, fmt.Errorf("waiting for the restarted operator to reconcile every object: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := started.settle(ctx); err != nil {
+		return Phase{}, err
+	}
+	return Phase{Objects: cfg.Objects, WallSeconds: time.Since(start).Seconds()}, nil
+}
+
+// sumOf adds the values of every series whose key starts with prefix.
+func sumOf(m map[string]float64, prefix string) float64 {
+	total := 0.0
+	for key, v := range m {
+		if strings.HasPrefix(key, prefix) {
+			total += v
+		}
+	}
+	return total
 }
 
 // updatePhase changes the description of each object and waits until all
@@ -290,6 +347,20 @@ type tracker struct {
 	ready map[string]map[int64]time.Time // name → generation → first seen Ready
 	gone  map[string]time.Time
 	w     watch.Interface
+	// counting, when set, counts in notReady every event that shows an
+	// object without Ready=True.
+	counting bool
+	notReady int
+}
+
+// countNotReady starts or stops counting events of objects not Ready, and
+// returns the count so far.
+func (t *tracker) countNotReady(on bool) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.notReady
+	t.counting, t.notReady = on, 0
+	return n
 }
 
 // track starts watching the namespace's ClientConfigurations.
@@ -311,6 +382,9 @@ func (t *tracker) follow() {
 		}
 		now := time.Now()
 		t.mu.Lock()
+		if t.counting && ev.Type != watch.Deleted && !meta.IsStatusConditionTrue(obj.Status.Conditions, voicev1alpha1.ConditionReady) {
+			t.notReady++
+		}
 		switch {
 		case ev.Type == watch.Deleted:
 			t.gone[obj.Name] = now
@@ -511,6 +585,22 @@ func (op *operator) kubeWrites() (writes, error) {
 		}
 	}
 	return w, nil
+}
+
+// writesSinceStart is the operator's apiserver writes since it started:
+// object writes and Event writes.
+func (op *operator) writesSinceStart() (objects, events int, err error) {
+	w, err := op.kubeWrites()
+	return w.objects, w.events, err
+}
+
+// retire adds an operator process's resource use to the run's: the peak
+// of the peaks, and the sum of CPU times.
+func (r *Result) retire(op *operator) {
+	rss, cpu := op.usage()
+	r.PeakRSSBytes = max(r.PeakRSSBytes, rss)
+	r.PeakHeapBytes = max(r.PeakHeapBytes, op.peakHeap())
+	r.CPUSeconds += cpu
 }
 
 // usage reads the process's peak resident memory and CPU time from /proc.

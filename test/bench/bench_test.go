@@ -16,7 +16,9 @@ import (
 // to prove the unique names free (creates that arrive together share one),
 // at most two apiserver writes per created object, nothing written at
 // steady state and at most
-// ceil(N/pageSize)+1 reads per account per resync period, one PUT per edited
+// ceil(N/pageSize)+1 reads per account per resync period; a restart with
+// every object in sync writes nothing anywhere, reads one List walk per
+// account and never shows an object leaving Ready; one PUT per edited
 // object, one DELETE per deleted object.
 func TestCountsPerObject(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -30,7 +32,7 @@ func TestCountsPerObject(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	create, steady, update, del := res.Phase("create"), res.Phase("steady"), res.Phase("update"), res.Phase("delete")
+	create, steady, restart, update, del := res.Phase("create"), res.Phase("steady"), res.Phase("restart"), res.Phase("update"), res.Phase("delete")
 	perAccount := float64(cfg.Objects / cfg.Accounts)
 	maxReadsPerPeriod := float64(cfg.Accounts) * (math.Ceil(perAccount/float64(cfg.PageSize)) + 1)
 	checks := []struct {
@@ -46,6 +48,11 @@ func TestCountsPerObject(t *testing.T) {
 		{"remote writes per steady period", steady.PerPeriod(steady.Writes()), 0, false},
 		{"apiserver writes per steady period", steady.PerPeriod(steady.KubeWrites), 0, false},
 		{"remote reads per steady period", steady.PerPeriod(steady.Reads()), maxReadsPerPeriod, true},
+		{"remote writes after a restart", float64(restart.Writes()), 0, false},
+		{"apiserver writes after a restart", float64(restart.KubeWrites), 0, false},
+		{"Events after a restart", float64(restart.EventWrites), 0, false},
+		{"not-Ready events during a restart", float64(restart.NotReadyEvents), 0, false},
+		{"remote reads after a restart", float64(restart.Reads()), maxReadsPerPeriod, true},
 		{"PUT per edited object", update.PerObject(update.Remote[bench.RoutePut]), 1, false},
 		{"POST during the edit", float64(update.Remote[bench.RoutePost]), 0, false},
 		{"DELETE per deleted object", del.PerObject(del.Remote[bench.RouteDelete]), 1, false},
@@ -62,6 +69,9 @@ func TestCountsPerObject(t *testing.T) {
 	if steady.Reads() == 0 {
 		t.Errorf("no remote read during %d steady periods: the resync did not run", steady.Periods)
 	}
-	t.Logf("counts: create %v, kube writes %d; steady %v over %d periods; update %v; delete %v",
-		create.Remote, create.KubeWrites, steady.Remote, steady.Periods, update.Remote, del.Remote)
+	if restart.Objects != cfg.Objects {
+		t.Errorf("the restart phase covered %d objects, want %d", restart.Objects, cfg.Objects)
+	}
+	t.Logf("counts: create %v, kube writes %d; steady %v over %d periods; restart %v, kube writes %d, not-Ready events %d; update %v; delete %v",
+		create.Remote, create.KubeWrites, steady.Remote, steady.Periods, restart.Remote, restart.KubeWrites, restart.NotReadyEvents, update.Remote, del.Remote)
 }
