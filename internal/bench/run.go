@@ -66,6 +66,9 @@ func (c Config) Name() string {
 	return fmt.Sprintf("N=%d acct=%d %s lat=%s", c.Objects, c.Accounts, c.Observe, c.Latency)
 }
 
+// PhaseRestart names the phase that restarts the operator.
+const PhaseRestart = "restart"
+
 // Phase is what one phase of a run cost.
 type Phase struct {
 	Name string `json:"name"`
@@ -147,7 +150,7 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 	}{
 		{"create", func() (Phase, error) { return e.createPhase(ctx, tracker, objs) }},
 		{"steady", func() (Phase, error) { return steadyPhase(ctx, cfg, len(objs)) }},
-		{"restart", func() (Phase, error) { return e.restartPhase(ctx, cfg, tracker, &op, res, logf) }},
+		{PhaseRestart, func() (Phase, error) { return e.restartPhase(ctx, cfg, tracker, &op, res, logf) }},
 		{"update", func() (Phase, error) { return e.updatePhase(ctx, tracker, objs[:cfg.Objects*cfg.EditPercent/100]) }},
 		{"delete", func() (Phase, error) { return e.deletePhase(ctx, tracker, ns.Name, objs) }},
 	}
@@ -183,7 +186,7 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 		} else if phase.KubeWrites, phase.EventWrites, err = op.writesSinceStart(); err != nil {
 			return nil, err
 		}
-		if p.name == "restart" {
+		if p.name == PhaseRestart {
 			phase.NotReadyEvents = tracker.countNotReady(false)
 		}
 		res.Phases = append(res.Phases, phase)

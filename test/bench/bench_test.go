@@ -32,7 +32,7 @@ func TestCountsPerObject(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	create, steady, restart, update, del := res.Phase("create"), res.Phase("steady"), res.Phase("restart"), res.Phase("update"), res.Phase("delete")
+	create, steady, restart, update, del := res.Phase("create"), res.Phase("steady"), res.Phase(bench.PhaseRestart), res.Phase("update"), res.Phase("delete")
 	perAccount := float64(cfg.Objects / cfg.Accounts)
 	maxReadsPerPeriod := float64(cfg.Accounts) * (math.Ceil(perAccount/float64(cfg.PageSize)) + 1)
 	checks := []struct {
