@@ -90,7 +90,7 @@ func parseFlags() (options, zap.Options) {
 	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the operator's own namespace).")
 	flag.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby waits, after the leader's last renewal, before it takes the lease over.")
 	flag.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps retrying to renew its lease before it gives leadership up; shorter than the lease duration.")
-	flag.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew the lease.")
+	flag.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 750*time.Millisecond, "How often candidates try to acquire the lease (at most 2.2 times this apart), and the leader renews it. A standby takes over a released lease within about 2.2 times this.")
 	flag.StringVar(&o.voiceAPIURL, "voice-api-url", "", "Base URL of the Voice API, overriding https://voice.twilio.com and any region/edge (for the simulator and tests). Only this flag can change it; never a Secret.")
 	flag.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often an unchanged object is compared with the remote side (jittered by 10%), so remote drift is caught.")
 	flag.StringVar(&o.observe, "observe", "list", "How remote configurations are observed: list (one paged List per account per resync period, shared by all objects) or get (one GET per object per resync period).")

@@ -110,10 +110,14 @@ func WriteTable(w io.Writer, results []*Result) {
 	fmt.Fprintln(tw, "run\tphase\tobjects\twall s\tp50 s\tp99 s\tPOST/obj\tGET/obj\tLIST/obj\tPUT/obj\tDELETE/obj\tkube writes/obj\tevents/obj\t")
 	for _, r := range results {
 		for _, p := range r.Phases {
-			if p.Name == PhaseRestart {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t\t\tin all:\treads %d\t(LIST %d)\twrites %d\t\tkube writes %d\tevents %d\tnot-Ready events %d\t\n",
+			if p.Name == PhaseRestart || p.Name == PhaseHandover {
+				handover := ""
+				if p.Name == PhaseHandover {
+					handover = fmt.Sprintf("first reconcile %.2f s after SIGTERM", p.HandoverSeconds)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t\t\tin all:\treads %d\t(LIST %d)\twrites %d\t\tkube writes %d\tevents %d\tnot-Ready events %d\t%s\t\n",
 					r.Config.Name(), p.Name, p.Objects, p.WallSeconds, p.Reads(), p.Remote[RouteList],
-					p.Writes(), p.KubeWrites, p.EventWrites, p.NotReadyEvents)
+					p.Writes(), p.KubeWrites, p.EventWrites, p.NotReadyEvents, handover)
 				continue
 			}
 			if p.Name == "steady" {

@@ -66,8 +66,13 @@ func (c Config) Name() string {
 	return fmt.Sprintf("N=%d acct=%d %s lat=%s", c.Objects, c.Accounts, c.Observe, c.Latency)
 }
 
-// PhaseRestart names the phase that restarts the operator.
-const PhaseRestart = "restart"
+// Phases that replace the operator.
+const (
+	// PhaseRestart stops the operator and starts a new one.
+	PhaseRestart = "restart"
+	// PhaseHandover stops the leader of two replicas.
+	PhaseHandover = "handover"
+)
 
 // Phase is what one phase of a run cost.
 type Phase struct {
@@ -93,6 +98,9 @@ type Phase struct {
 	// showed an object without Ready=True: goal 0, no object ever leaves
 	// Ready because the operator restarted.
 	NotReadyEvents int `json:"notReadyEvents,omitempty"`
+	// HandoverSeconds is, in the handover phase, the time from the
+	// leader's SIGTERM to the standby's first reconcile.
+	HandoverSeconds float64 `json:"handoverSeconds,omitempty"`
 }
 
 // Result is a run: its configuration, its phases, and the operator's
@@ -151,6 +159,7 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 		{"create", func() (Phase, error) { return e.createPhase(ctx, tracker, objs) }},
 		{"steady", func() (Phase, error) { return steadyPhase(ctx, cfg, len(objs)) }},
 		{PhaseRestart, func() (Phase, error) { return e.restartPhase(ctx, cfg, tracker, &op, res, logf) }},
+		{PhaseHandover, func() (Phase, error) { return e.handoverPhase(ctx, cfg, tracker, &op, res, logf) }},
 		{"update", func() (Phase, error) { return e.updatePhase(ctx, tracker, objs[:cfg.Objects*cfg.EditPercent/100]) }},
 		{"delete", func() (Phase, error) { return e.deletePhase(ctx, tracker, ns.Name, objs) }},
 	}
@@ -186,7 +195,7 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 		} else if phase.KubeWrites, phase.EventWrites, err = op.writesSinceStart(); err != nil {
 			return nil, err
 		}
-		if p.name == PhaseRestart {
+		if p.name == PhaseRestart || p.name == PhaseHandover {
 			phase.NotReadyEvents = tracker.countNotReady(false)
 		}
 		res.Phases = append(res.Phases, phase)
@@ -248,21 +257,74 @@ func (e *bench) restartPhase(ctx context.Context, cfg Config, t *tracker, op **o
 		return Phase{}, err
 	}
 	*op = started
-	for {
-		m, err := started.scrape()
-		if err == nil && sumOf(m, `controller_runtime_reconcile_total{controller="clientconfiguration"`) >= float64(cfg.Objects) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return Phase{}, fmt.Errorf("waiting for the restarted operator to reconcile every object: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	if _, err := started.waitReconciles(ctx, cfg.Objects); err != nil {
+		return Phase{}, err
 	}
 	if err := started.settle(ctx); err != nil {
 		return Phase{}, err
 	}
 	return Phase{Objects: cfg.Objects, WallSeconds: time.Since(start).Seconds()}, nil
+}
+
+// handoverPhase starts a second replica, lets it stand by, and stops the
+// leader gracefully (SIGTERM: it releases its lease). It measures the time
+// from the SIGTERM to the standby's first reconcile, and, as a restart
+// does, every write until the new leader has reconciled each object once.
+func (e *bench) handoverPhase(ctx context.Context, cfg Config, t *tracker, op **operator, res *Result, logf func(string, ...any)) (Phase, error) {
+	leader := *op
+	standby, err := e.startOperator(ctx, cfg, logf)
+	if err != nil {
+		return Phase{}, err
+	}
+	*op = standby
+	// Let the standby fill its caches; it reconciles nothing until it leads.
+	select {
+	case <-ctx.Done():
+		return Phase{}, ctx.Err()
+	case <-time.After(3 * time.Second):
+	}
+	if m, err := standby.scrape(); err != nil || sumOf(m, "controller_runtime_reconcile_total{") > 0 {
+		return Phase{}, fmt.Errorf("the standby reconciled before the leader stopped (%v): is leader election on?", err)
+	}
+	e.Sim.ResetCalls()
+	t.countNotReady(true)
+	res.retire(leader)
+	start := time.Now()
+	stopped := make(chan struct{})
+	go func() {
+		leader.stop()
+		close(stopped)
+	}()
+	first, err := standby.waitReconciles(ctx, 1)
+	if err != nil {
+		return Phase{}, err
+	}
+	handover := first.Sub(start)
+	if _, err := standby.waitReconciles(ctx, cfg.Objects); err != nil {
+		return Phase{}, err
+	}
+	<-stopped
+	if err := standby.settle(ctx); err != nil {
+		return Phase{}, err
+	}
+	return Phase{Objects: cfg.Objects, WallSeconds: time.Since(start).Seconds(), HandoverSeconds: handover.Seconds()}, nil
+}
+
+// waitReconciles polls the operator's metrics every 20 ms until its
+// ClientConfiguration controller has reconciled n times, and returns when
+// it saw that.
+func (op *operator) waitReconciles(ctx context.Context, n int) (time.Time, error) {
+	for {
+		m, err := op.scrape()
+		if err == nil && sumOf(m, `controller_runtime_reconcile_total{controller="clientconfiguration"`) >= float64(n) {
+			return time.Now(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("waiting for the operator to reconcile %d objects: %w", n, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // sumOf adds the values of every series whose key starts with prefix.
@@ -494,6 +556,8 @@ func (e *bench) startOperator(ctx context.Context, cfg Config, logf func(string,
 		"--kube-api-burst", strconv.Itoa(int(2*cfg.KubeQPS)),
 		"--zap-log-level", "error",
 		"--pprof-bind-address", pprofAddr,
+		// With the default lease settings: the handover phase measures them.
+		"--leader-elect", "--leader-election-namespace", kube.OperatorNamespace,
 	)
 	if err != nil {
 		return nil, err

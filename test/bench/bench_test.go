@@ -33,6 +33,7 @@ func TestCountsPerObject(t *testing.T) {
 	}
 
 	create, steady, restart, update, del := res.Phase("create"), res.Phase("steady"), res.Phase(bench.PhaseRestart), res.Phase("update"), res.Phase("delete")
+	handover := res.Phase(bench.PhaseHandover)
 	perAccount := float64(cfg.Objects / cfg.Accounts)
 	maxReadsPerPeriod := float64(cfg.Accounts) * (math.Ceil(perAccount/float64(cfg.PageSize)) + 1)
 	checks := []struct {
@@ -53,6 +54,10 @@ func TestCountsPerObject(t *testing.T) {
 		{"Events after a restart", float64(restart.EventWrites), 0, false},
 		{"not-Ready events during a restart", float64(restart.NotReadyEvents), 0, false},
 		{"remote reads after a restart", float64(restart.Reads()), maxReadsPerPeriod, true},
+		{"remote writes after a handover", float64(handover.Writes()), 0, false},
+		{"apiserver writes after a handover", float64(handover.KubeWrites + handover.EventWrites), 0, false},
+		{"not-Ready events during a handover", float64(handover.NotReadyEvents), 0, false},
+		{"remote reads after a handover", float64(handover.Reads()), maxReadsPerPeriod, true},
 		{"PUT per edited object", update.PerObject(update.Remote[bench.RoutePut]), 1, false},
 		{"POST during the edit", float64(update.Remote[bench.RoutePost]), 0, false},
 		{"DELETE per deleted object", del.PerObject(del.Remote[bench.RouteDelete]), 1, false},
@@ -69,9 +74,13 @@ func TestCountsPerObject(t *testing.T) {
 	if steady.Reads() == 0 {
 		t.Errorf("no remote read during %d steady periods: the resync did not run", steady.Periods)
 	}
+	if handover.HandoverSeconds <= 0 {
+		t.Error("the handover phase measured no handover")
+	}
 	if restart.Objects != cfg.Objects {
 		t.Errorf("the restart phase covered %d objects, want %d", restart.Objects, cfg.Objects)
 	}
-	t.Logf("counts: create %v, kube writes %d; steady %v over %d periods; restart %v, kube writes %d, not-Ready events %d; update %v; delete %v",
-		create.Remote, create.KubeWrites, steady.Remote, steady.Periods, restart.Remote, restart.KubeWrites, restart.NotReadyEvents, update.Remote, del.Remote)
+	t.Logf("counts: create %v, kube writes %d; steady %v over %d periods; restart %v, kube writes %d, not-Ready events %d; handover in %.2fs, %v; update %v; delete %v",
+		create.Remote, create.KubeWrites, steady.Remote, steady.Periods, restart.Remote, restart.KubeWrites, restart.NotReadyEvents,
+		handover.HandoverSeconds, handover.Remote, update.Remote, del.Remote)
 }
