@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,12 +10,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/twilio-operator/voice-operator/internal/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 )
 
 // TestInstallYAMLIsAcceptedByTheAPIServer applies the release's
@@ -32,7 +28,8 @@ func TestInstallYAMLIsAcceptedByTheAPIServer(t *testing.T) {
 	r := release(t)
 	dir := t.TempDir()
 	must(t, writeManifests(r.root, dir, r.meta, r.images))
-	objs := readObjects(t, filepath.Join(dir, "install.yaml"))
+	objs, err := kube.ReadObjects(filepath.Join(dir, "install.yaml"))
+	must(t, err)
 
 	var kinds []string
 	for _, obj := range objs {
@@ -75,7 +72,9 @@ func TestCRDsYAMLHoldsTheCRDsOnly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crds.yaml")
 	must(t, os.WriteFile(path, data, 0o600))
 	var got []string
-	for _, obj := range readObjects(t, path) {
+	objs, err := kube.ReadObjects(path)
+	must(t, err)
+	for _, obj := range objs {
 		got = append(got, obj.GetKind()+" "+obj.GetName())
 	}
 	want := []string{
@@ -84,26 +83,6 @@ func TestCRDsYAMLHoldsTheCRDsOnly(t *testing.T) {
 	}
 	if slices.Sort(got); !slices.Equal(got, want) {
 		t.Errorf("crds.yaml holds %q, want %q", got, want)
-	}
-}
-
-// readObjects reads every object of a multi-document YAML file.
-func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	must(t, err)
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
-			return objs
-		} else if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
-		}
 	}
 }
 

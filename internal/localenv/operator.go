@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -107,6 +108,17 @@ func StartOperator(ctx context.Context, o OperatorOptions) (*Operator, error) {
 		}
 	}
 	return op, nil
+}
+
+// LogTail returns the last n lines the operator logged to its log file
+// (OperatorOptions.Log nil), for a failing test to show.
+func (op *Operator) LogTail(n int) string {
+	data, err := os.ReadFile(op.LogPath)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // MetricsURL is the operator's metrics endpoint.

@@ -199,12 +199,12 @@ func scrapeBusyOperator(ctx context.Context, t *testing.T) map[string]map[string
 		},
 	}
 	must(t, env.Client.Create(ctx, obj))
-	waitFor(ctx, t, "the object Ready", func() bool {
+	kube.WaitFor(ctx, t, "the object Ready", func() bool {
 		return ready(ctx, env, obj)
 	})
 	must(t, env.Sim.EditOutOfBand(account, obj.Status.ID, func(r *voicesim.Record) { r.CallNotificationURL = "https://console.example.com/" }))
 	var families map[string]*dto.MetricFamily
-	waitFor(ctx, t, "the Console edit put back", func() bool {
+	kube.WaitFor(ctx, t, "the Console edit put back", func() bool {
 		families = scrape(t, op.MetricsURL())
 		return families["voice_operator_drift_corrections_total"] != nil
 	})
@@ -274,17 +274,6 @@ func promtool(t *testing.T) string {
 		t.Fatalf("building promtool: %v\n%s", err, stderr.String())
 	}
 	return out
-}
-
-func waitFor(ctx context.Context, t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for !ok() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func must(t *testing.T, err error) {

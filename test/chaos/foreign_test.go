@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
@@ -53,7 +54,7 @@ func TestForeignConfigurationSurvivesRestarts(t *testing.T) {
 		objs[i].Spec.CredentialsRef.Name = "creds"
 		must(t, env.Client.Create(ctx, objs[i]))
 	}
-	waitFor(ctx, t, "every racing POST", func() bool {
+	kube.WaitFor(ctx, t, "every racing POST", func() bool {
 		for _, obj := range objs {
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil || !race.raced(obj.Spec.UniqueName) ||
 				obj.Annotations[voicev1alpha1.AnnotationCreateIntent] == "" {
@@ -78,14 +79,14 @@ func TestForeignConfigurationSurvivesRestarts(t *testing.T) {
 		waitReason(ctx, t, obj, voicev1alpha1.ReasonAlreadyExists)
 	}
 	quiet := time.Now().Add(5 * time.Second)
-	waitFor(ctx, t, "two quiet resyncs", func() bool {
+	kube.WaitFor(ctx, t, "two quiet resyncs", func() bool {
 		assertUntouched(t, account, original)
 		return time.Now().After(quiet)
 	})
 	for _, obj := range objs {
 		must(t, env.Client.Delete(ctx, obj))
 	}
-	waitFor(ctx, t, "the objects to go", func() bool {
+	kube.WaitFor(ctx, t, "the objects to go", func() bool {
 		for _, obj := range objs {
 			if env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj) == nil {
 				return false

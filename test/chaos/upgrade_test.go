@@ -21,6 +21,7 @@ import (
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/internal/localenv"
+	"github.com/twilio-operator/voice-operator/internal/localenv/kube"
 	"github.com/twilio-operator/voice-operator/internal/voicesim"
 )
 
@@ -89,7 +90,7 @@ func TestUpgradeTakesOverEveryState(t *testing.T) {
 		objs[name] = upgradeObject(ns.Name, name)
 		must(t, env.Client.Create(ctx, objs[name]))
 	}
-	waitFor(ctx, t, "the stranded creates", func() bool {
+	kube.WaitFor(ctx, t, "the stranded creates", func() bool {
 		for _, name := range []string{"inflight", "refused"} {
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(objs[name]), objs[name]); err != nil ||
 				objs[name].Annotations[voicev1alpha1.AnnotationCreateIntent] == "" || objs[name].Status.ID != "" {
@@ -121,13 +122,13 @@ func TestUpgradeTakesOverEveryState(t *testing.T) {
 		"inflight": voicev1alpha1.ReasonAlreadyExists, "refused": voicev1alpha1.ReasonSynced} {
 		waitReason(ctx, t, objs[name], reason)
 	}
-	waitFor(ctx, t, "the deleting object to go", func() bool {
+	kube.WaitFor(ctx, t, "the deleting object to go", func() bool {
 		return env.Client.Get(ctx, client.ObjectKeyFromObject(objs["deleting"]), objs["deleting"]) != nil
 	})
 	// Nothing more may happen over three resyncs.
 	settled := len(calls.spans())
 	quiet := time.Now().Add(6 * time.Second)
-	waitFor(ctx, t, "three quiet resyncs", func() bool {
+	kube.WaitFor(ctx, t, "three quiet resyncs", func() bool {
 		if n := len(calls.spans()); n != settled {
 			t.Fatalf("the current operator kept writing after every object settled: %d writes, then %d", settled, n)
 		}
@@ -276,25 +277,13 @@ func (s *stranding) wrap(next http.Handler) http.Handler {
 
 func waitReason(ctx context.Context, t *testing.T, obj *voicev1alpha1.ClientConfiguration, reason string) {
 	t.Helper()
-	waitFor(ctx, t, obj.Name+" to reach "+reason, func() bool {
+	kube.WaitFor(ctx, t, obj.Name+" to reach "+reason, func() bool {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			return false
 		}
 		c := meta.FindStatusCondition(obj.Status.Conditions, voicev1alpha1.ConditionReady)
 		return c != nil && c.Reason == reason && c.ObservedGeneration == obj.Generation
 	})
-}
-
-// waitFor polls cond until it holds, or fails the test when ctx ends.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 func must(t *testing.T, err error) {

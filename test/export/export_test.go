@@ -123,13 +123,12 @@ func TestExportApplyAdoptDeleteWritesNothing(t *testing.T) {
 	t.Cleanup(func() {
 		_ = op.Stop()
 		if t.Failed() {
-			data, _ := os.ReadFile(op.LogPath)
-			t.Logf("the operator's log (last lines):\n%s", tail(string(data), 40))
+			t.Logf("the operator's log (last lines):\n%s", op.LogTail(40))
 		}
 	})
 	kubectl(ctx, t, "apply", "-k", dir)
 	var configurations voicev1alpha1.ClientConfigurationList
-	waitFor(ctx, t, "every exported object Ready", func() bool {
+	kube.WaitFor(ctx, t, "every exported object Ready", func() bool {
 		must(t, env.Client.List(ctx, &configurations, client.InNamespace(ns)))
 		var def voicev1alpha1.AccountDefault
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "account-default"}, &def); err != nil || !ready(def.Status.Conditions, def.Generation) {
@@ -317,17 +316,6 @@ func ready(conditions []metav1.Condition, generation int64) bool {
 	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
 }
 
-func waitFor(ctx context.Context, t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for !ok() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 func lineDiff(a, b []byte) string {
 	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
 	for i := range min(len(al), len(bl)) {
@@ -336,11 +324,6 @@ func lineDiff(a, b []byte) string {
 		}
 	}
 	return fmt.Sprintf("%d lines, then %d", len(al), len(bl))
-}
-
-func tail(s string, lines int) string {
-	all := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
 
 func must(t *testing.T, err error) {

@@ -1,11 +1,7 @@
 package gitops_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -45,7 +40,8 @@ func TestFluxAppliesTheReleaseAndWaitsForHealth(t *testing.T) {
 	wait := ssa.WaitOptions{Interval: time.Second, Timeout: 2 * time.Minute}
 
 	// Stage one: the CRDs, as the release ships them.
-	crds := readObjects(t, releaseCRDs(ctx, t))
+	crds, err := kube.ReadObjects(releaseCRDs(ctx, t))
+	must(t, err)
 	changes, err := flux.ApplyAllStaged(ctx, crds, ssa.DefaultApplyOptions())
 	must(t, err)
 	for _, entry := range changes.Entries {
@@ -63,8 +59,7 @@ func TestFluxAppliesTheReleaseAndWaitsForHealth(t *testing.T) {
 	t.Cleanup(func() {
 		_ = op.Stop()
 		if t.Failed() {
-			log, _ := os.ReadFile(op.LogPath)
-			t.Logf("the operator's log (last lines):\n%s", tail(string(log), 40))
+			t.Logf("the operator's log (last lines):\n%s", op.LogTail(40))
 		}
 	})
 
@@ -72,7 +67,8 @@ func TestFluxAppliesTheReleaseAndWaitsForHealth(t *testing.T) {
 	// of their own, as a Flux Kustomization with targetNamespace puts them.
 	const ns = "flux-samples"
 	must(t, env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
-	secret := readObjects(t, filepath.Join(root, "config", "demo", "twilio-credentials.yaml"))
+	secret, err := kube.ReadObjects(filepath.Join(root, "config", "demo", "twilio-credentials.yaml"))
+	must(t, err)
 	account, _, _ := unstructured.NestedString(secret[0].Object, "stringData", voicev1alpha1.SecretKeyAccountSID)
 	token, _, _ := unstructured.NestedString(secret[0].Object, "stringData", voicev1alpha1.SecretKeyAuthToken)
 	env.Sim.AddAccount(account, token)
@@ -153,26 +149,6 @@ func kustomizeBuild(t *testing.T, dir string) []*unstructured.Unstructured {
 	return objs
 }
 
-// readObjects reads every object of a multi-document YAML file.
-func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	must(t, err)
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
-			return objs
-		} else if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
-		}
-	}
-}
-
 // clientConfiguration is a ClientConfiguration as a user's YAML holds it.
 func clientConfiguration(ns, name, uniqueName string) *unstructured.Unstructured {
 	obj := &unstructured.Unstructured{Object: map[string]any{
@@ -186,11 +162,6 @@ func clientConfiguration(ns, name, uniqueName string) *unstructured.Unstructured
 		},
 	}}
 	return obj
-}
-
-func tail(s string, lines int) string {
-	all := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
 
 func must(t *testing.T, err error) {

@@ -495,19 +495,8 @@ func (cp *controlPlane) startOperator(t *testing.T, rel *release.Release) *local
 func stopOperator(t *testing.T, op *localenv.Operator) {
 	t.Helper()
 	if err := op.Stop(); err != nil {
-		t.Errorf("the operator did not stop cleanly: %v; its log ends with:\n%s", err, logTail(op))
+		t.Errorf("the operator did not stop cleanly: %v; its log ends with:\n%s", err, op.LogTail(20))
 	}
-}
-
-// logTail returns the last lines the operator logged (its log file goes
-// with the test's temporary folder).
-func logTail(op *localenv.Operator) string {
-	data, err := os.ReadFile(op.LogPath)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-20):], "\n")
 }
 
 // createClientConfiguration creates, in namespace ns, a credentials Secret
@@ -553,7 +542,7 @@ func (cp *controlPlane) waitReady(t *testing.T, op *localenv.Operator, obj *voic
 			return
 		}
 		if op.Exited() || time.Now().After(deadline) {
-			t.Fatalf("ClientConfiguration %s/%s is not Ready (%+v); the operator's log ends with:\n%s", obj.Namespace, obj.Name, ready, logTail(op))
+			t.Fatalf("ClientConfiguration %s/%s is not Ready (%+v); the operator's log ends with:\n%s", obj.Namespace, obj.Name, ready, op.LogTail(20))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

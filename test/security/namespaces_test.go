@@ -2,8 +2,6 @@ package security_test
 
 import (
 	"context"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -59,8 +57,7 @@ func TestWatchNamespacesConfinesTheOperator(t *testing.T) {
 	t.Cleanup(func() {
 		_ = op.Stop()
 		if t.Failed() {
-			log, _ := os.ReadFile(op.LogPath)
-			t.Logf("the operator's log:\n%s", tail(string(log), 40))
+			t.Logf("the operator's log:\n%s", op.LogTail(40))
 		}
 	})
 
@@ -98,12 +95,6 @@ func TestWatchNamespacesConfinesTheOperator(t *testing.T) {
 	if op.Exited() {
 		t.Fatalf("the operator exited: %v", op.ExitError())
 	}
-}
-
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // allowed asks the apiserver whether user may list Secrets in ns ("" for
