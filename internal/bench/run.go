@@ -21,6 +21,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -353,8 +354,17 @@ func (e *bench) updatePhase(ctx context.Context, t *tracker, objs []*voicev1alph
 // deletePhase deletes every object and waits until all are gone.
 func (e *bench) deletePhase(ctx context.Context, t *tracker, ns string, objs []*voicev1alpha1.ClientConfiguration) (Phase, error) {
 	start := time.Now()
-	if err := e.Client.DeleteAllOf(ctx, &voicev1alpha1.ClientConfiguration{}, client.InNamespace(ns)); err != nil {
-		return Phase{}, err
+	// A collection delete of thousands of objects can outlast the
+	// apiserver's request timeout on a busy machine; it goes on, and asking
+	// again is harmless.
+	for {
+		err := e.Client.DeleteAllOf(ctx, &voicev1alpha1.ClientConfiguration{}, client.InNamespace(ns))
+		if err == nil {
+			break
+		}
+		if !apierrors.IsTimeout(err) && !apierrors.IsServerTimeout(err) {
+			return Phase{}, err
+		}
 	}
 	written := map[string]time.Time{}
 	for _, o := range objs {
