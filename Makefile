@@ -21,6 +21,9 @@ LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 PROMTOOL := $(LOCALBIN)/promtool-$(PROMETHEUS_VERSION)
+# Without Prometheus's service-discovery plugins (AWS, Azure, GCE,
+# Kubernetes, ...): rule tests need none, and they are most of its build.
+PROMTOOL_TAGS := remove_all_sd
 ENVTEST_ASSETS := $(LOCALBIN)/k8s/$(KUBE_VERSION)
 # The folder the suites get as KUBEBUILDER_ASSETS, decided when a recipe runs:
 # the one KUBEBUILDER_ASSETS or setup-envtest already has, completed with
@@ -166,7 +169,7 @@ $(CONTROLLER_GEN):
 $(PROMTOOL):
 	@mkdir -p $(LOCALBIN)
 	@grep -q 'github.com/prometheus/prometheus $(PROMETHEUS_VERSION)' hack/tools/promtool/go.mod || { echo "hack/tools/promtool/go.mod does not pin prometheus $(PROMETHEUS_VERSION)"; exit 1; }
-	cd hack/tools/promtool && GOFLAGS=-mod=readonly go build -o $(PROMTOOL) github.com/prometheus/prometheus/cmd/promtool
+	cd hack/tools/promtool && GOFLAGS=-mod=readonly go build -tags $(PROMTOOL_TAGS) -o $(PROMTOOL) github.com/prometheus/prometheus/cmd/promtool
 
 $(GOLANGCI_LINT):
 	@mkdir -p $(LOCALBIN)
