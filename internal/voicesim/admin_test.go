@@ -204,3 +204,25 @@ func TestAdminLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottleAccount: a throttled account answers every request 429 with
+// its Retry-After, and is counted; another account is not affected; 0
+// lifts it.
+func TestThrottleAccount(t *testing.T) {
+	h := newHarness(t)
+	h.sim.ThrottleAccount(acctA, 30*time.Second)
+	a := h.a("GET", RouteCollection, "")
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") != "30" || a.json(t)["code"] != float64(20429) {
+		t.Errorf("throttled account: %d, Retry-After %q, %s", a.status, a.header.Get("Retry-After"), a.body)
+	}
+	if b := h.as(acctB, tokenB, "GET", RouteCollection, ""); b.status != http.StatusOK {
+		t.Errorf("the other account answered %d while A was throttled", b.status)
+	}
+	if n := len(h.sim.ThrottledAnswers(acctA)); n != 1 {
+		t.Errorf("%d throttled answers counted, want 1", n)
+	}
+	h.sim.ThrottleAccount(acctA, 0)
+	if a := h.a("GET", RouteCollection, ""); a.status != http.StatusOK {
+		t.Errorf("after the throttle was lifted: %d", a.status)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,6 +147,41 @@ func (s *Server) DenyAPI(accountSID string, status int) {
 	}
 }
 
+// ThrottleAccount makes every request of the account answer 429 (code
+// 20429) with Retry-After: retryAfter, as Twilio answers an account over
+// its rate limit; 0 lifts it. The reference documents no rate limit, so
+// only tests that ask for it see it. ThrottledAnswers returns when each
+// such answer was sent.
+func (s *Server) ThrottleAccount(accountSID string, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[accountSID]; a != nil {
+		a.throttle = retryAfter
+	}
+}
+
+// ThrottledAnswers returns the times of the 429s ThrottleAccount made the
+// account answer.
+func (s *Server) ThrottledAnswers(accountSID string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[accountSID]; a != nil {
+		return slices.Clone(a.throttled)
+	}
+	return nil
+}
+
+// throttledFor reports the account's Retry-After if ThrottleAccount
+// throttles it, and records the answer about to be sent.
+func (s *Server) throttledFor(a *account) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.throttle > 0 {
+		a.throttled = append(a.throttled, time.Now())
+	}
+	return a.throttle
+}
+
 // ServeHTTP serves the API and, under /_sim/, the admin surface.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/_sim" || strings.HasPrefix(r.URL.Path, "/_sim/") {
@@ -186,6 +222,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if acct == nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		s.write(w, apiError(http.StatusUnauthorized, 20003, "Authenticate"))
+		return
+	}
+	if retry := s.throttledFor(acct); retry > 0 {
+		setRetryAfter(w, retry)
+		s.write(w, apiError(http.StatusTooManyRequests, 20429, "Too Many Requests"))
 		return
 	}
 	if denied := s.deniedStatus(acct); denied != 0 {

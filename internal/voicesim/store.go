@@ -79,6 +79,10 @@ type account struct {
 	// denied is the status every request answers while the account has
 	// no access to the API (DenyAPI); 0 when it has.
 	denied int
+	// throttle, when positive, makes every request answer 429 with this
+	// Retry-After (ThrottleAccount); throttled counts those answers.
+	throttle  time.Duration
+	throttled []time.Time
 }
 
 func newAccount(sid, token string) *account {
