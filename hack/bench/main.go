@@ -1,7 +1,8 @@
 // Command bench measures the operator's cost (`make bench`): it starts a
 // control plane, the Voice API simulator and the operator binary, runs each
-// configuration through create, steady, update and delete, prints one table
-// and writes one JSON file. See internal/bench for what is measured and how.
+// configuration through create, steady, restart, handover, update and
+// delete, measures fairness across accounts, prints one table and writes one
+// JSON file. See internal/bench for what is measured and how.
 package main
 
 import (
@@ -33,6 +34,7 @@ func main() {
 		pageSize = flag.Int("page-size", 50, "The operator's --list-page-size (50: the largest page the reference's shape of the API serves).")
 		out      = flag.String("out", "bench-results", "Folder for the JSON results.")
 		profile  = flag.Bool("pprof", false, "Save a heap profile of the operator after each phase, into the -out folder.")
+		fairness = flag.Bool("fairness", true, "Also measure fairness across accounts with default flags: 10 accounts × 50 objects, then the same with one account answering 429 (Retry-After 30s) for 45 s.")
 	)
 	flag.Parse()
 
@@ -67,13 +69,30 @@ func main() {
 		results = append(results, res)
 	}
 
+	var fair *bench.FairnessResult
+	if *fairness {
+		fair, err = bench.Fairness(ctx, env, bench.FairnessConfig{Accounts: 10, PerAccount: 50, RetryAfter: 30 * time.Second,
+			ThrottleFor: 45 * time.Second, VoiceQPS: defaultVoiceQPS}, logf)
+		if err != nil {
+			fail(fmt.Errorf("fairness: %w", err))
+		}
+	}
+
 	fmt.Printf("voice-operator benchmark, %s, %s/%s, %d CPUs\n\n", time.Now().UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	bench.WriteTable(os.Stdout, results)
 	printRatio(results)
-	if err := writeJSON(*out, results); err != nil {
+	if fair != nil {
+		fmt.Println()
+		bench.WriteFairness(os.Stdout, fair)
+	}
+	if err := writeJSON(*out, map[string]any{"runs": results, "fairness": fair}); err != nil {
 		fail(err)
 	}
 }
+
+// defaultVoiceQPS is the operator's default --voice-api-qps, which the
+// fairness measurement runs with.
+const defaultVoiceQPS = 10
 
 // matrix is the default set of runs: every size in list mode, the middle
 // size in get mode too (for the ratio), over ten accounts, and with 50 ms of
@@ -122,7 +141,7 @@ func printRatio(results []*bench.Result) {
 	}
 }
 
-func writeJSON(dir string, results []*bench.Result) error {
+func writeJSON(dir string, results any) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
