@@ -186,16 +186,15 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 				logf("heap profile: %v", err)
 			}
 		}
-		if op == counted {
-			after, err := op.kubeWrites()
-			if err != nil {
-				return nil, err
-			}
-			phase.KubeWrites = after.objects - before.objects
-			phase.EventWrites = after.events - before.events
-		} else if phase.KubeWrites, phase.EventWrites, err = op.writesSinceStart(); err != nil {
+		after, err := op.kubeWrites()
+		if err != nil {
 			return nil, err
 		}
+		if op != counted {
+			before = writes{} // a new operator: all its writes are the phase's
+		}
+		phase.KubeWrites = after.objects - before.objects
+		phase.EventWrites = after.events - before.events
 		if p.name == PhaseRestart || p.name == PhaseHandover {
 			phase.NotReadyEvents = tracker.countNotReady(false)
 		}
@@ -281,10 +280,12 @@ func (e *bench) handoverPhase(ctx context.Context, cfg Config, t *tracker, op **
 	// Let the standby fill its caches; it reconciles nothing until it leads.
 	select {
 	case <-ctx.Done():
+		leader.stop()
 		return Phase{}, ctx.Err()
 	case <-time.After(3 * time.Second):
 	}
 	if m, err := standby.scrape(); err != nil || sumOf(m, "controller_runtime_reconcile_total{") > 0 {
+		leader.stop()
 		return Phase{}, fmt.Errorf("the standby reconciled before the leader stopped (%v): is leader election on?", err)
 	}
 	e.Sim.ResetCalls()
@@ -662,13 +663,6 @@ func (op *operator) kubeWrites() (writes, error) {
 		}
 	}
 	return w, nil
-}
-
-// writesSinceStart is the operator's apiserver writes since it started:
-// object writes and Event writes.
-func (op *operator) writesSinceStart() (objects, events int, err error) {
-	w, err := op.kubeWrites()
-	return w.objects, w.events, err
 }
 
 // retire adds an operator process's resource use to the run's: the peak
