@@ -89,6 +89,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	}
 	client, err := voice.NewFactory(voice.Options{
 		BaseURL: cfg.voiceAPIURL, RequestTimeout: cfg.timeout, PageSize: cfg.pageSize, Version: userAgentVersion,
+		// A person waits for the answer: sit a 429 out rather than fail.
+		RetryThrottled: true,
 	}).For(creds)
 	if err != nil {
 		fmt.Fprintln(stderr, "export:", err)

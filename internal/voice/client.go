@@ -31,7 +31,7 @@ const (
 	DefaultMaxAttempts    = 4
 	DefaultMaxRetryWait   = 5 * time.Second
 	DefaultRateLimit      = rate.Limit(10)
-	DefaultBurst          = 20
+	DefaultBurst          = 10
 	DefaultBackoffBase    = 250 * time.Millisecond
 	DefaultBackoffMax     = 4 * time.Second
 
@@ -99,10 +99,17 @@ type Options struct {
 	// means never wait inline.
 	MaxRetryWait time.Duration
 	// RateLimit is the per-account request rate (token bucket). Default 10
-	// per second; rate.Inf disables limiting.
+	// per second; rate.Inf disables limiting. Whatever the burst, no more
+	// than ceil(RateLimit) requests go out in any one second.
 	RateLimit rate.Limit
-	// Burst is the per-account bucket size. Default 20.
+	// Burst is the per-account bucket size. Default 10.
 	Burst int
+	// RetryThrottled retries a 429 inline once its Retry-After has passed
+	// (if that is at most MaxRetryWait), as a command-line tool wants. The
+	// operator leaves it off: the call ends at once, the account's gate
+	// holds back every other call until the Retry-After has passed, and
+	// the object's work queue, not a worker, does the waiting.
+	RetryThrottled bool
 	// BackoffBase is the first retry's backoff, doubled per retry, with
 	// jitter. Default 250ms; tests set it tiny.
 	BackoffBase time.Duration
@@ -194,7 +201,8 @@ func defaultHTTPClient() *http.Client {
 }
 
 // Factory hands out Clients per credentials. It shares one HTTP client
-// across all of them, and one rate limiter per account and credential, so a
+// across all of them, and one gate (rate limit and 429 state) per account
+// and credential, so a
 // burst of objects using one set of credentials is throttled as one however
 // many Clients serve it, while a Secret that merely claims another
 // account's SID shares nothing with that account's real users.
@@ -205,8 +213,8 @@ type Factory struct {
 	// http sends the requests: Options.HTTPClient behind WrapTransport.
 	http *http.Client
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	mu    sync.Mutex
+	gates map[string]*gate
 	// refusedPageSize is the smallest pageSize the API answered 400 to (0:
 	// none); List then lets the API choose its page size.
 	refusedPageSize atomic.Int64
@@ -225,7 +233,7 @@ func NewFactory(opts Options) *Factory {
 		opts:      opts,
 		http:      hc,
 		userAgent: userAgent(opts.Version),
-		limiters:  map[string]*rate.Limiter{},
+		gates:     map[string]*gate{},
 	}
 }
 
@@ -244,17 +252,17 @@ func userAgent(version string) string {
 	return fmt.Sprintf("voice-operator/%s (%s %s) go/%s", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
 
-// limiter returns the shared limiter of one identity (see Credentials.Identity),
+// gate returns the shared gate of one identity (see Credentials.Identity),
 // creating it on first use.
-func (f *Factory) limiter(identity string) *rate.Limiter {
+func (f *Factory) gate(identity string) *gate {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l := f.limiters[identity]
-	if l == nil {
-		l = rate.NewLimiter(f.opts.RateLimit, f.opts.Burst)
-		f.limiters[identity] = l
+	g := f.gates[identity]
+	if g == nil {
+		g = newGate(f.opts.RateLimit, f.opts.Burst)
+		f.gates[identity] = g
 	}
-	return l
+	return g
 }
 
 // For returns a Client for the credentials. It fails, without any network
@@ -276,7 +284,7 @@ func (f *Factory) For(creds Credentials) (*Client, error) {
 		f:       f,
 		base:    base,
 		creds:   &c,
-		limiter: f.limiter(creds.Identity()),
+		gate:    f.gate(creds.Identity()),
 	}, nil
 }
 
@@ -322,7 +330,28 @@ type Client struct {
 	f       *Factory
 	base    string
 	creds   *Credentials
-	limiter *rate.Limiter
+	gate    *gate
+	// admitted is set by Admit: the next request's token is booked.
+	admitted atomic.Bool
+}
+
+// Admit asks, before a caller commits to work that ends in a request (a
+// create marker written, say), whether that request may go out now. It
+// returns 0 when it may: the token is then held for this Client's next
+// request. Otherwise it returns how long the caller should stay away and
+// why, and books a token for key (the caller's identity, e.g. an object's
+// UID) that is waiting for it when the caller comes back then. Nothing
+// sleeps: the caller requeues instead. A caller that does not come back
+// within a minute loses its booking.
+func (c *Client) Admit(key string) (time.Duration, string) {
+	if c.admitted.Load() {
+		return 0, ""
+	}
+	wait, why := c.gate.admit(key, time.Now())
+	if wait == 0 {
+		c.admitted.Store(true)
+	}
+	return wait, why
 }
 
 // AccountSID returns the account the client acts for, as its credentials
@@ -371,11 +400,13 @@ type request struct {
 func (c *Client) do(ctx context.Context, req request) error {
 	opts := c.f.opts
 	for attempt := 1; ; attempt++ {
-		if err := c.waitTurn(ctx, req.op); err != nil {
+		probe, err := c.waitTurn(ctx, req.op)
+		if err != nil {
 			err.Attempts = attempt - 1
 			return err
 		}
 		e := c.attempt(ctx, req)
+		c.gate.answered(probe, e == nil || e.StatusCode != 0, e != nil && e.StatusCode == http.StatusTooManyRequests, retryAfterOf(e), time.Now())
 		if e == nil {
 			return nil
 		}
@@ -413,8 +444,8 @@ func (c *Client) retryable(req request, e *Error) bool {
 		return false
 	case e.Class == ClassThrottled:
 		// A 429 was never processed (Twilio documents it), so even a create
-		// is safe to repeat.
-		return true
+		// is safe to repeat; but only a command-line caller waits for it.
+		return c.f.opts.RetryThrottled
 	case e.Class == ClassUnavailable:
 		return req.idempotent || !e.Ambiguous
 	case e.Class == ClassMalformed:
@@ -446,31 +477,66 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// waitTurn takes a token from the account's limiter, waiting at most
-// MaxRetryWait; a longer queue is reported as Throttled with RetryAfter.
-func (c *Client) waitTurn(ctx context.Context, op string) *Error {
+// waitTurn clears req with the account's gate: not while a 429's
+// Retry-After runs (then it fails at once, unsent), a token of the rate
+// limit (booked by Admit, or taken now, waiting at most MaxRetryWait), and
+// a slot in the per-second cap. probe says that the request tests whether
+// a throttled account accepts requests again.
+func (c *Client) waitTurn(ctx context.Context, op string) (probe bool, _ *Error) {
 	if err := ctx.Err(); err != nil {
-		return contextError(op, err, false)
+		return false, contextError(op, err, false)
 	}
-	r := c.limiter.Reserve()
-	if !r.OK() {
-		return &Error{Op: op, Class: ClassThrottled, Message: "client-side rate limit admits no request"}
+	g := c.gate
+	var a admission
+	for {
+		g.mu.Lock()
+		a = g.throttle(time.Now(), true)
+		g.mu.Unlock()
+		if a.wait == 0 {
+			break
+		}
+		if !c.f.opts.RetryThrottled || a.wait > c.f.opts.MaxRetryWait {
+			return false, &Error{Op: op, Class: ClassThrottled, RetryAfter: a.wait, NotSent: true, Message: a.reason}
+		}
+		if !sleep(ctx, a.wait) {
+			return false, contextError(op, ctx.Err(), false)
+		}
 	}
-	d := r.Delay()
-	if d == 0 {
-		return nil
+	giveUp := func(e *Error) (bool, *Error) {
+		g.answered(a.probe, false, false, 0, time.Now())
+		e.NotSent = true
+		return false, e
 	}
-	dl, hasDeadline := ctx.Deadline()
-	if d > c.f.opts.MaxRetryWait || (hasDeadline && time.Until(dl) < d) {
-		r.Cancel()
-		return &Error{Op: op, Class: ClassThrottled, RetryAfter: d,
-			Message: "client-side rate limit: too many requests queued for this account"}
+	if !c.admitted.CompareAndSwap(true, false) {
+		now := time.Now()
+		r := g.take(now)
+		if !r.OK() {
+			return giveUp(&Error{Op: op, Class: ClassThrottled, RetryAfter: probeInterval, Message: "client-side rate limit admits no request"})
+		}
+		d := r.DelayFrom(now)
+		dl, hasDeadline := ctx.Deadline()
+		if d > c.f.opts.MaxRetryWait || (hasDeadline && time.Until(dl) < d) {
+			r.CancelAt(now)
+			return giveUp(&Error{Op: op, Class: ClassThrottled, RetryAfter: d,
+				Message: "client-side rate limit: too many requests queued for this account"})
+		}
+		if !sleep(ctx, d) {
+			r.Cancel()
+			return giveUp(contextError(op, ctx.Err(), false))
+		}
 	}
-	if !sleep(ctx, d) {
-		r.Cancel()
-		return contextError(op, ctx.Err(), false)
+	if d := g.send(time.Now()); d > 0 && !sleep(ctx, d) {
+		return giveUp(contextError(op, ctx.Err(), false))
 	}
-	return nil
+	return a.probe, nil
+}
+
+// retryAfterOf is e's RetryAfter, 0 for nil.
+func retryAfterOf(e *Error) time.Duration {
+	if e == nil {
+		return 0
+	}
+	return e.RetryAfter
 }
 
 func contextError(op string, err error, ambiguous bool) *Error {

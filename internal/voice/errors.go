@@ -123,6 +123,11 @@ type Error struct {
 	Err error
 	// ContentType is the answer's Content-Type, kept for Malformed errors.
 	ContentType string
+	// NotSent is true when the client refused to send the request at all:
+	// the account's gate was closed after a 429, or the rate limit would
+	// have made the call wait longer than MaxRetryWait. Nothing reached the
+	// API; RetryAfter says when to try again.
+	NotSent bool
 	// Attempts is how many HTTP attempts the operation made.
 	Attempts int
 	// Account is, for ClassAccountMismatch, the account the API answered
@@ -220,6 +225,14 @@ func IsRetryable(err error) bool { return ClassOf(err).Retryable() }
 func IsAmbiguous(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Ambiguous
+}
+
+// IsNotSent reports whether err is a request the client never sent (see
+// Error.NotSent): nothing happened remotely, and RetryAfterOf says when to
+// come back.
+func IsNotSent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.NotSent
 }
 
 // RetryAfterOf returns how long err asks the caller to wait, 0 if it does

@@ -87,7 +87,9 @@ func withMiddleware(wrap func(http.Handler) http.Handler) envOption {
 }
 
 // newEnv starts a simulator with accounts A (token and API key) and B, and
-// a factory with tiny backoffs so retries cost milliseconds.
+// a factory with tiny backoffs so retries cost milliseconds. Its client
+// retries 429s inline (RetryThrottled), as the export command's does; the
+// gate's tests set it off, as the operator runs.
 func newEnv(t *testing.T, options ...envOption) *env {
 	t.Helper()
 	cfg := envConfig{shape: simShape, opts: voice.Options{
@@ -96,6 +98,7 @@ func newEnv(t *testing.T, options ...envOption) *env {
 		BackoffBase:    time.Millisecond,
 		BackoffMax:     4 * time.Millisecond,
 		RateLimit:      rate.Inf,
+		RetryThrottled: true,
 		Version:        "1.2.3",
 	}}
 	for _, o := range options {
