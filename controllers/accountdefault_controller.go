@@ -220,6 +220,9 @@ func (r *AccountDefaultReconciler) ensureDefault(ctx context.Context, obj *voice
 		obj.Status.ConfigurationID = target
 		return nil
 	}
+	if err := admit(api, obj, "setting the account's default configuration"); err != nil {
+		return err
+	}
 	if err := api.SetDefault(ctx, target); err != nil {
 		if voice.IsNotFound(err) {
 			// The id is gone remotely: a referenced ClientConfiguration
@@ -291,6 +294,9 @@ func (r *AccountDefaultReconciler) unsetIfOurs(ctx context.Context, obj *voicev1
 		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultLeft, "UnsetDefault",
 			"The account's default is now %s, which this object did not set; left it as it is", current.ID)
 		return nil
+	}
+	if err := admit(api, obj, "unsetting the account's default configuration"); err != nil {
+		return err
 	}
 	if err := api.UnsetDefault(ctx); err != nil && !voice.IsNotFound(err) {
 		return remoteError("unsetting the account's default configuration", err)

@@ -226,6 +226,9 @@ func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1
 		r.remote.verified(api, obj, cfg)
 		return nil
 	}
+	if err := admit(api, obj, "updating remote configuration "+cfg.ID); err != nil {
+		return err
+	}
 	source := r.driftSource(api, obj, cfg)
 	updated, err := api.Update(ctx, cfg.ID, want)
 	if err != nil {
@@ -301,6 +304,11 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 		return transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("another object is creating unique name %q in account %s right now", want.UniqueName, api.AccountSID()))
 	}
 	defer r.remote.release(api, obj, want.UniqueName)
+	// The turn comes before the marker: a create that must wait writes
+	// nothing, and comes back when its turn is due.
+	if err := admit(api, obj, fmt.Sprintf("creating remote configuration %q", want.UniqueName)); err != nil {
+		return err
+	}
 	intent := newIntent(api.AccountSID(), want, seen.freeAt, seen.vanished)
 	if err := addFinalizer(ctx, r.Client, obj, func() { setIntent(obj, intent) }); err != nil {
 		return err
@@ -526,6 +534,9 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 		// Deleted by an earlier pass whose release of the finalizer
 		// failed (a conflict, say): the Event was recorded then.
 		return r.releaseFinalizer(ctx, obj)
+	}
+	if err := admit(api, obj, "deleting remote configuration "+id); err != nil {
+		return err
 	}
 	err = api.Delete(ctx, id)
 	if cls := voice.ClassOf(err); cls == voice.ClassInvalid || cls == voice.ClassConflict {

@@ -41,6 +41,8 @@ type Deps struct {
 	backoff workqueue.TypedRateLimiter[types.NamespacedName]
 	// memory keeps each object's last credentials for its deletion.
 	memory *credentialMemory
+	// secrets reads the Secrets objects name.
+	secrets *secretSource
 }
 
 // announce records what the controller did (or deliberately did not do) to
@@ -56,6 +58,7 @@ func (d *Deps) announce(ctx context.Context, obj client.Object, eventType, reaso
 func (d *Deps) setUp() {
 	d.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](time.Second, 5*time.Minute)
 	d.memory = newCredentialMemory()
+	d.secrets = newSecretSource(d.APIReader, d.Client)
 }
 
 // retryAfter is how long an object waits before its next try after a
@@ -70,7 +73,7 @@ func (d *Deps) succeeded(key types.NamespacedName) {
 }
 
 func (d *Deps) connector() connector {
-	return connector{secrets: d.APIReader, clients: d.Clients, memory: d.memory}
+	return connector{secrets: d.secrets, clients: d.Clients, memory: d.memory}
 }
 
 // object is what the skeleton needs of an API object.
@@ -128,6 +131,11 @@ func reconcileKind[T object](ctx context.Context, d *Deps, k kind[T], req ctrl.R
 		err = k.reconcileNormal(ctx, obj)
 	}
 	err = explainRejected(err, obj.GetCredentialsRef().Name)
+	if isDeferred(err) {
+		// Not this object's turn yet: nothing was sent, nothing is told.
+		ctrl.LoggerFrom(ctx).V(1).Info("Deferred", "after", asStep(err).after, "reason", err.Error())
+		return result(err, 0, 0)
+	}
 
 	summarise(d.Recorder, d.Metrics, k.name(), obj, old.GetCommonStatus().Conditions, err, k.readyMessage(obj))
 	retry := time.Duration(0)

@@ -195,9 +195,14 @@ func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, si
 	if err := r.listedSince(ctx, v, since, true); err != nil {
 		step := asStep(err)
 		wrapped := &stepError{reason: step.reason, class: step.class, after: step.after, user: step.user, err: fmt.Errorf("%w: %w", errNameCheck, err)}
-		if step.class == classTransient || step.class == classThrottled {
+		switch step.class {
+		case classTransient, classThrottled:
 			v.mu.Lock()
 			wrapped.class, wrapped.after = classWaiting, max(time.Until(v.retryAt), 100*time.Millisecond)
+			v.mu.Unlock()
+		case classDeferred:
+			v.mu.Lock()
+			wrapped.after = max(time.Until(v.retryAt), minDefer)
 			v.mu.Unlock()
 		}
 		return nil, time.Time{}, wrapped
@@ -281,10 +286,21 @@ func (r *remoteView) list(ctx context.Context, v *accountView) error {
 	defer v.mu.Unlock()
 	close(v.listing)
 	v.listing = nil
-	if err != nil {
+	switch {
+	case isDeferred(err):
+		// Not sent: the account's gate says when it may be, which is no
+		// failure of the List.
+		v.lastErr, v.retryAt = err, time.Now().Add(asStep(err).after)
+		return err
+	case err != nil:
 		v.failures++
 		v.lastErr = err
 		v.retryAt = time.Now().Add(min(listBackoff<<min(v.failures-1, 10), max(r.period, listBackoff)))
+		if after := voice.RetryAfterOf(err); after > 0 {
+			// A 429 (or 503) said when: every reader of the view waits
+			// for it, not only the List.
+			v.retryAt = time.Now().Add(after)
+		}
 		return err
 	}
 	v.failures, v.lastErr, v.retryAt = 0, nil, time.Time{}

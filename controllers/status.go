@@ -35,6 +35,11 @@ const (
 	// classStalled: a person must change something (spec, annotation,
 	// Secret). Stalled=True, the generation counts as handled, no requeue.
 	classStalled
+	// classDeferred: the account's rate limit or a 429 it answered says
+	// not yet, and nothing was sent: come back after the delay. Nothing
+	// is written (no status, no Event): waiting one's turn is neither news
+	// nor a failure.
+	classDeferred
 )
 
 // stepError is a failed reconcile step: the condition reason a person sees,
@@ -72,11 +77,40 @@ func stalled(reason string, err error) error {
 	return &stepError{reason: reason, class: classStalled, user: true, err: err}
 }
 
+// deferred is the step error of a call the account's gate did not let
+// out, or of a turn booked for later (after), with why.
+func deferred(after time.Duration, err error) error {
+	return &stepError{reason: voicev1alpha1.ReasonThrottled, class: classDeferred, after: max(after, minDefer), err: err}
+}
+
+// minDefer is the shortest requeue of a deferred reconcile.
+const minDefer = 10 * time.Millisecond
+
+// isDeferred reports whether err is a deferred reconcile.
+func isDeferred(err error) bool {
+	var step *stepError
+	return errors.As(err, &step) && step.class == classDeferred
+}
+
+// admit asks the account's gate, before a reconcile commits to a write
+// that ends in a request, whether the request may go out now; if not, the
+// reconcile is deferred to its booked turn.
+func admit(api VoiceAPI, obj client.Object, doing string) error {
+	wait, why := api.Admit(string(obj.GetUID()))
+	if wait == 0 {
+		return nil
+	}
+	return deferred(wait, fmt.Errorf("%s: %s", doing, why))
+}
+
 // remoteError classifies an error from the Voice API, adding what was being
 // done. It is the one place where remote error classes become reasons.
 func remoteError(doing string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if voice.IsNotSent(err) {
+		return deferred(voice.RetryAfterOf(err), fmt.Errorf("%s: %w", doing, err))
 	}
 	var step *stepError
 	if errors.As(err, &step) {
@@ -137,7 +171,7 @@ func result(err error, resync, retry time.Duration) (ctrl.Result, error) {
 	switch {
 	case step.class == classStalled:
 		return ctrl.Result{}, nil
-	case step.class == classThrottled, step.class == classWaiting:
+	case step.class == classThrottled, step.class == classWaiting, step.class == classDeferred:
 		return ctrl.Result{RequeueAfter: step.after}, nil
 	case step.user:
 		return ctrl.Result{RequeueAfter: retry}, nil

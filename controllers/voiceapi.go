@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"iter"
+	"time"
 
 	"github.com/twilio-operator/voice-operator/internal/voice"
 )
@@ -41,6 +42,12 @@ type VoiceAPI interface {
 	SetDefault(ctx context.Context, id string) error
 	// UnsetDefault clears the account's default. Idempotent.
 	UnsetDefault(ctx context.Context) error
+	// Admit asks whether a request may go out now under the account's rate
+	// limit and its last 429: 0 when it may (the next request of this
+	// client then uses the token), else how long the caller (key: an
+	// object's UID) should stay away and why. It never sleeps; the turn
+	// stays booked for key meanwhile.
+	Admit(key string) (time.Duration, string)
 }
 
 // ClientFactory builds the VoiceAPI for one set of credentials. The real one

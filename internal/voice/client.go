@@ -281,10 +281,10 @@ func (f *Factory) For(creds Credentials) (*Client, error) {
 	}
 	c := creds
 	return &Client{
-		f:       f,
-		base:    base,
-		creds:   &c,
-		gate:    f.gate(creds.Identity()),
+		f:     f,
+		base:  base,
+		creds: &c,
+		gate:  f.gate(creds.Identity()),
 	}, nil
 }
 
@@ -327,10 +327,10 @@ func baseURL(override, region, edge string) (string, error) {
 // Its credentials sit behind a pointer so that even a reflective print of
 // the struct shows an address, not the secret.
 type Client struct {
-	f       *Factory
-	base    string
-	creds   *Credentials
-	gate    *gate
+	f     *Factory
+	base  string
+	creds *Credentials
+	gate  *gate
 	// admitted is set by Admit: the next request's token is booked.
 	admitted atomic.Bool
 }
@@ -479,9 +479,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // waitTurn clears req with the account's gate: not while a 429's
 // Retry-After runs (then it fails at once, unsent), a token of the rate
-// limit (booked by Admit, or taken now, waiting at most MaxRetryWait), and
-// a slot in the per-second cap. probe says that the request tests whether
-// a throttled account accepts requests again.
+// limit (booked by Admit, or taken now without waiting), and a slot in the
+// per-second cap, the one wait (short: few callers send at once). probe
+// says that the request tests whether a throttled account accepts
+// requests again.
 func (c *Client) waitTurn(ctx context.Context, op string) (probe bool, _ *Error) {
 	if err := ctx.Err(); err != nil {
 		return false, contextError(op, err, false)
@@ -508,24 +509,22 @@ func (c *Client) waitTurn(ctx context.Context, op string) (probe bool, _ *Error)
 		return false, e
 	}
 	if !c.admitted.CompareAndSwap(true, false) {
-		now := time.Now()
-		r := g.take(now)
-		if !r.OK() {
-			return giveUp(&Error{Op: op, Class: ClassThrottled, RetryAfter: probeInterval, Message: "client-side rate limit admits no request"})
-		}
-		d := r.DelayFrom(now)
-		dl, hasDeadline := ctx.Deadline()
-		if d > c.f.opts.MaxRetryWait || (hasDeadline && time.Until(dl) < d) {
-			r.CancelAt(now)
-			return giveUp(&Error{Op: op, Class: ClassThrottled, RetryAfter: d,
-				Message: "client-side rate limit: too many requests queued for this account"})
-		}
-		if !sleep(ctx, d) {
-			r.Cancel()
-			return giveUp(contextError(op, ctx.Err(), false))
-		}
+		// Not booked: the request takes its token now, so that the turns
+		// booked later are later, but never queues behind the booked
+		// ones; a read that a booked create waits for must not wait for
+		// that create's turn.
+		g.take(time.Now())
 	}
-	if d := g.send(time.Now()); d > 0 && !sleep(ctx, d) {
+	maxWait := c.f.opts.MaxRetryWait
+	if dl, ok := ctx.Deadline(); ok {
+		maxWait = min(maxWait, time.Until(dl))
+	}
+	d, ok := g.send(time.Now(), maxWait)
+	if !ok {
+		return giveUp(&Error{Op: op, Class: ClassThrottled, RetryAfter: d,
+			Message: "client-side rate limit: too many requests queued for this account"})
+	}
+	if d > 0 && !sleep(ctx, d) {
 		return giveUp(contextError(op, ctx.Err(), false))
 	}
 	return a.probe, nil

@@ -24,7 +24,8 @@ const bookingTTL = time.Minute
 //     the one that received it.
 //   - pace, a token bucket, schedules the requests. Every request takes a
 //     token; a caller may book its token ahead (Client.Admit) and come
-//     back when it is due, so that no worker sleeps on the bucket.
+//     back when it is due, so that no worker sleeps on the bucket. A
+//     request without a booking (a read) takes its token as it goes.
 //   - window caps the requests sent in any trailing interval: at most
 //     ceil(rate) per second, whatever the burst, as the API counts them.
 type gate struct {
@@ -127,28 +128,32 @@ func (g *gate) prune(now time.Time) {
 	}
 }
 
-// take reserves a token of pace for a request without a booking; the
-// caller sleeps the delay it returns, or cancels when it will not.
-func (g *gate) take(now time.Time) *rate.Reservation {
-	return g.pace.ReserveN(now, 1)
+// take spends a token of pace for a request without a booking, pushing
+// the turns booked after it later; the request itself does not wait.
+func (g *gate) take(now time.Time) {
+	g.pace.ReserveN(now, 1)
 }
 
 // send reserves a slot in the window for a request about to go out, and
-// returns how long to wait for it first (0: go now). Callers are few (the
-// workers and the resync, each booked by pace), so the wait is short.
-func (g *gate) send(now time.Time) time.Duration {
+// returns how long to wait for it first (0: go now). A slot further away
+// than maxWait is not reserved, and ok is false: the caller hands the
+// request back instead of sleeping that long.
+func (g *gate) send(now time.Time, maxWait time.Duration) (wait time.Duration, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.window == nil {
-		return 0
+		return 0, true
 	}
 	at := now
 	if oldest := g.window[g.next]; !oldest.IsZero() && oldest.Add(g.span).After(now) {
 		at = oldest.Add(g.span)
 	}
+	if at.Sub(now) > maxWait {
+		return at.Sub(now), false
+	}
 	g.window[g.next] = at
 	g.next = (g.next + 1) % len(g.window)
-	return at.Sub(now)
+	return at.Sub(now), true
 }
 
 // answered records the outcome of a request that went out: a 429 closes
