@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,17 +23,83 @@ import (
 const credentialsIndex = ".spec.credentialsRef.name"
 
 // connector resolves an object's credentials and builds its API client.
-//
-// Secrets are read with the API reader (straight from the apiserver), never
-// through the manager's cache: a cache would hold every Secret of the cluster
-// in memory, which is how operators elsewhere ran out of it. Secret events
-// come from a metadata-only watch instead (see the controllers' setup).
 type connector struct {
-	secrets client.Reader
+	secrets *secretSource
 	clients ClientFactory
 	// memory keeps the credentials each live object last used, for its own
 	// deletion (see forDelete).
 	memory *credentialMemory
+}
+
+// secretSource reads the Secrets objects name. Their contents are read
+// straight from the apiserver, never through an informer: an informer would
+// hold every Secret of the cluster in memory, which is how operators
+// elsewhere ran out of it. Secret events come from a metadata-only watch
+// instead (see the controllers' setup), and that watch also says which
+// resourceVersion of a Secret is current: the keys this operator reads are
+// kept per Secret with the resourceVersion they were read at, so a
+// reconcile whose Secret did not change costs no apiserver read, and a
+// changed one is read again at once.
+type secretSource struct {
+	api   client.Reader // the apiserver
+	watch client.Reader // the manager's cache, which holds Secret metadata
+
+	mu    sync.Mutex
+	known map[types.NamespacedName]readSecret
+}
+
+// readSecret is what was read of a Secret: its resourceVersion and the
+// keys the operator reads (secretKeys), nothing else of it.
+type readSecret struct {
+	resourceVersion string
+	data            map[string][]byte
+}
+
+// secretKeys are the keys of a Secret the operator reads; other keys of a
+// Secret it names are never kept.
+var secretKeys = []string{
+	voicev1alpha1.SecretKeyAccountSID, voicev1alpha1.SecretKeyAuthToken, voicev1alpha1.SecretKeyAPIKey, voicev1alpha1.SecretKeyAPISecret,
+	voicev1alpha1.SecretKeyRegion, voicev1alpha1.SecretKeyEdge, voicev1alpha1.SecretKeyUsername, voicev1alpha1.SecretKeyPassword,
+}
+
+func newSecretSource(api, watch client.Reader) *secretSource {
+	return &secretSource{api: api, watch: watch, known: map[types.NamespacedName]readSecret{}}
+}
+
+// get returns the data of Secret key: the kept copy if the watch shows
+// the same resourceVersion, else read from the apiserver (and kept).
+func (s *secretSource) get(ctx context.Context, key types.NamespacedName) (map[string][]byte, error) {
+	if s.watch != nil {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := s.watch.Get(ctx, key, m); err == nil {
+			s.mu.Lock()
+			known, ok := s.known[key]
+			s.mu.Unlock()
+			if ok && known.resourceVersion == m.ResourceVersion {
+				return known.data, nil
+			}
+		}
+	}
+	secret := &corev1.Secret{}
+	if err := s.api.Get(ctx, key, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.mu.Lock()
+			delete(s.known, key)
+			s.mu.Unlock()
+		}
+		return nil, err
+	}
+	kept := readSecret{resourceVersion: secret.ResourceVersion, data: make(map[string][]byte, len(secretKeys))}
+	for _, k := range secretKeys {
+		if v, ok := secret.Data[k]; ok {
+			kept.data[k] = v
+		}
+	}
+	s.mu.Lock()
+	s.known[key] = kept
+	s.mu.Unlock()
+	return kept.data, nil
 }
 
 // credentialMemory holds, in memory only and per object, the credentials
@@ -103,8 +170,7 @@ func (c connector) forDelete(ctx context.Context, obj object) (VoiceAPI, error) 
 // returns a client for its account. A missing Secret or key is a
 // reasonCredentialsNotFound error that waits for the Secret watch.
 func (c connector) connect(ctx context.Context, namespace string, ref voicev1alpha1.SecretReference) (VoiceAPI, voice.Credentials, error) {
-	secret := &corev1.Secret{}
-	err := c.secrets.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
+	data, err := c.secrets.get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name})
 	if apierrors.IsNotFound(err) {
 		return nil, voice.Credentials{}, waitingFor(voicev1alpha1.ReasonCredentialsNotFound,
 			fmt.Errorf("the Secret %q was not found in namespace %q; create it with the keys %s and %s (or %s and %s)",
@@ -114,7 +180,7 @@ func (c connector) connect(ctx context.Context, namespace string, ref voicev1alp
 	if err != nil {
 		return nil, voice.Credentials{}, transient(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("reading Secret %q: %w", ref.Name, err))
 	}
-	creds, err := voice.CredentialsFromSecretData(secret.Data)
+	creds, err := voice.CredentialsFromSecretData(data)
 	if err != nil {
 		if errors.Is(err, voice.ErrMissingCredentials) {
 			return nil, voice.Credentials{}, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("the Secret %q: %w", ref.Name, err))
@@ -136,8 +202,7 @@ func (c connector) webhookAuth(ctx context.Context, obj *voicev1alpha1.ClientCon
 	if ref == nil {
 		return nil, nil
 	}
-	secret := &corev1.Secret{}
-	err := c.secrets.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}, secret)
+	data, err := c.secrets.get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name})
 	if apierrors.IsNotFound(err) {
 		return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf(
 			"the Secret %q named by callNotification.basicAuthSecretRef was not found in namespace %q; create it with the keys %s and %s",
@@ -146,7 +211,7 @@ func (c connector) webhookAuth(ctx context.Context, obj *voicev1alpha1.ClientCon
 	if err != nil {
 		return nil, transient(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf("reading Secret %q: %w", ref.Name, err))
 	}
-	username, password := string(secret.Data[voicev1alpha1.SecretKeyUsername]), string(secret.Data[voicev1alpha1.SecretKeyPassword])
+	username, password := string(data[voicev1alpha1.SecretKeyUsername]), string(data[voicev1alpha1.SecretKeyPassword])
 	if username == "" || password == "" {
 		return nil, waitingFor(voicev1alpha1.ReasonCredentialsNotFound, fmt.Errorf(
 			"the Secret %q named by callNotification.basicAuthSecretRef needs the keys %s and %s", ref.Name, voicev1alpha1.SecretKeyUsername, voicev1alpha1.SecretKeyPassword))
