@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ func main() {
 		pageSize = flag.Int("page-size", 50, "The operator's --list-page-size (50: the largest page the reference's shape of the API serves).")
 		out      = flag.String("out", "bench-results", "Folder for the JSON results.")
 		profile  = flag.Bool("pprof", false, "Save a heap profile of the operator after each phase, into the -out folder.")
+		through  = flag.String("throughput", "10,50,200", "Create 1,000 objects in one account at each of these --voice-api-qps values, default flags otherwise (empty: skip).")
 		fairness = flag.Bool("fairness", true, "Also measure fairness across accounts with default flags: 10 accounts × 50 objects, then the same with one account answering 429 (Retry-After 30s) for 45 s.")
 	)
 	flag.Parse()
@@ -69,6 +71,19 @@ func main() {
 		results = append(results, res)
 	}
 
+	var rounds []*bench.ThroughputResult
+	for _, q := range strings.Split(*through, ",") {
+		qps, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
+		if err != nil || qps <= 0 {
+			continue
+		}
+		r, err := bench.Throughput(ctx, env, qps, 1000, logf)
+		if err != nil {
+			fail(fmt.Errorf("throughput: %w", err))
+		}
+		rounds = append(rounds, r)
+	}
+
 	var fair *bench.FairnessResult
 	if *fairness {
 		fair, err = bench.Fairness(ctx, env, bench.FairnessConfig{Accounts: 10, PerAccount: 50, RetryAfter: 30 * time.Second,
@@ -81,11 +96,15 @@ func main() {
 	fmt.Printf("voice-operator benchmark, %s, %s/%s, %d CPUs\n\n", time.Now().UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	bench.WriteTable(os.Stdout, results)
 	printRatio(results)
+	if len(rounds) > 0 {
+		fmt.Println()
+		bench.WriteThroughput(os.Stdout, rounds)
+	}
 	if fair != nil {
 		fmt.Println()
 		bench.WriteFairness(os.Stdout, fair)
 	}
-	if err := writeJSON(*out, map[string]any{"runs": results, "fairness": fair}); err != nil {
+	if err := writeJSON(*out, map[string]any{"runs": results, "throughput": rounds, "fairness": fair}); err != nil {
 		fail(err)
 	}
 }

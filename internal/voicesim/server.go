@@ -171,11 +171,24 @@ func (s *Server) ThrottledAnswers(accountSID string) []time.Time {
 	return nil
 }
 
-// throttledFor reports the account's Retry-After if ThrottleAccount
-// throttles it, and records the answer about to be sent.
+// Arrivals returns when each authenticated request of the account
+// arrived, in order: what a server-side rate limit would count. It is a
+// measurement, not a behaviour; ResetCalls clears it.
+func (s *Server) Arrivals(accountSID string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[accountSID]; a != nil {
+		return slices.Clone(a.arrivals)
+	}
+	return nil
+}
+
+// throttledFor records the request's arrival, and reports the account's
+// Retry-After if ThrottleAccount throttles it (recording that answer).
 func (s *Server) throttledFor(a *account) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	a.arrivals = append(a.arrivals, time.Now())
 	if a.throttle > 0 {
 		a.throttled = append(a.throttled, time.Now())
 	}

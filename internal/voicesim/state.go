@@ -34,12 +34,18 @@ func (s *Server) FaultCounts() map[string]int {
 	return maps.Clone(s.faultCounts)
 }
 
-// ResetCalls zeroes the call counters and the fault counters.
+// ResetCalls zeroes the call counters and the fault counters, and forgets
+// the arrivals.
 func (s *Server) ResetCalls() {
 	s.countMu.Lock()
-	defer s.countMu.Unlock()
 	clear(s.calls)
 	clear(s.faultCounts)
+	s.countMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.accounts {
+		a.arrivals = nil
+	}
 }
 
 // Configurations returns a copy of an account's configurations in creation

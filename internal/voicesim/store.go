@@ -83,6 +83,9 @@ type account struct {
 	// Retry-After (ThrottleAccount); throttled counts those answers.
 	throttle  time.Duration
 	throttled []time.Time
+	// arrivals are the times its authenticated requests arrived
+	// (Arrivals), for measurements of the client's rate limit.
+	arrivals []time.Time
 }
 
 func newAccount(sid, token string) *account {
