@@ -96,11 +96,11 @@ func parseFlags() (options, zap.Options) {
 	flag.StringVar(&o.observe, "observe", "list", "How remote configurations are observed: list (one paged List per account per resync period, shared by all objects) or get (one GET per object per resync period).")
 	flag.IntVar(&o.pageSize, "list-page-size", voice.DefaultPageSize, "Page size of the List requests (resyncs with --observe=list, and the check that a unique name is free before a create). A size the API refuses falls back to the API's own.")
 	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "ClientConfigurations reconciled in parallel (AccountDefaults are reconciled one at a time, as one account has one default).")
-	flag.Float64Var(&o.voiceQPS, "voice-api-qps", 10, "Requests per second to the Voice API, per Twilio account (token bucket).")
-	flag.IntVar(&o.voiceBurst, "voice-api-burst", 20, "Burst of the per-account token bucket.")
+	flag.Float64Var(&o.voiceQPS, "voice-api-qps", 10, "Requests per second to the Voice API, per Twilio account and credential. No second carries more than this (rounded down, at least 1); a 429 holds every request of the account back until its Retry-After has passed.")
+	flag.IntVar(&o.voiceBurst, "voice-api-burst", 10, "Requests of one account that may be scheduled at once after a quiet spell; the per-second cap of --voice-api-qps holds whatever it is.")
 	flag.DurationVar(&o.requestTimeout, "voice-api-timeout", 10*time.Second, "Timeout of one request to the Voice API.")
-	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 50, "Requests per second to the Kubernetes apiserver.")
-	flag.IntVar(&o.kubeBurst, "kube-api-burst", 100, "Burst of requests to the Kubernetes apiserver.")
+	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 200, "Requests per second to the Kubernetes apiserver (client-side; the apiserver's priority and fairness protects it too). A create costs two object writes, so this bounds creates across all accounts to half of it.")
+	flag.IntVar(&o.kubeBurst, "kube-api-burst", 400, "Burst of requests to the Kubernetes apiserver.")
 	flag.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, and exit.")
 	// JSON lines, as a log pipeline wants them; stack traces only for a
 	// panic: an error the operator logs says what failed in its message.

@@ -163,7 +163,7 @@ func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev
 		}
 	}
 	if seen.owned == nil {
-		since := time.Now().Add(-nameCheckMaxAge)
+		since := r.remote.nameCheckSince(api)
 		if seen.vanished != "" {
 			// Someone changed the account behind our back: a List from
 			// before that proves nothing about the name.

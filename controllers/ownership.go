@@ -23,7 +23,8 @@ import (
 // configuration is taken as ours only when both hold:
 //
 //  1. The name was free before our first attempt: a List that started at
-//     most nameCheckMaxAge before the create was decided showed no
+//     most nameCheckMaxAge (5 s, longer for an account whose List takes
+//     long) before the create was decided showed no
 //     configuration with it, and the create-intent marker, written before
 //     the POST, records when that List started.
 //  2. The configuration found equals exactly what the attempt sent (unique

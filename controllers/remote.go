@@ -35,10 +35,20 @@ const (
 )
 
 // nameCheckMaxAge bounds how old the List may be that shows a unique name
-// free before a create. Creates that arrive together share one List; a
+// free before a create: nameCheckMaxAge, or nameCheckWalks times as long
+// as the last walk of the account took, whichever is longer, but at most
+// nameCheckMaxAgeCap. Creates that arrive together share one List; a
 // configuration made by someone else in the window, with exactly the
-// content we send, is the only thing the check cannot see (see ownership.go).
-const nameCheckMaxAge = 5 * time.Second
+// content we send, is the only thing the check cannot see (see
+// ownership.go). The window grows with the walk so that the checks of a
+// large account cost at most about a tenth of its request budget: a walk
+// of 20 pages at 10 requests per second takes 2 s, and a 5 s window would
+// spend 40% of the budget on Lists.
+const (
+	nameCheckMaxAge    = 5 * time.Second
+	nameCheckWalks     = 10
+	nameCheckMaxAgeCap = 2 * time.Minute
+)
 
 // listBackoff is the wait after a failed List before another is tried;
 // doubled per failure, up to the resync period.
@@ -84,6 +94,7 @@ type accountView struct {
 	items  map[string]voice.Configuration // by id
 	byName map[string]string              // unique name → id
 	listed time.Time                      // when the last complete List started; zero before the first
+	walk   time.Duration                  // how long that List took
 	// listing is non-nil while a List runs, and closed when it ends.
 	listing chan struct{}
 	// failures counts the Lists that failed in a row; retryAt is when the
@@ -180,6 +191,16 @@ func (r *remoteView) read(ctx context.Context, api VoiceAPI, id string, fresh bo
 	// Missing from the snapshot: confirm with the authoritative read, so a
 	// snapshot older than a create can never cause a second one.
 	return api.Get(ctx, id)
+}
+
+// nameCheckSince is the oldest start of a List that may show a unique name
+// of the identity free before a create (see nameCheckMaxAge).
+func (r *remoteView) nameCheckSince(api VoiceAPI) time.Time {
+	v := r.view(api)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	age := min(max(nameCheckMaxAge, nameCheckWalks*v.walk), nameCheckMaxAgeCap)
+	return time.Now().Add(-age)
 }
 
 // errNameCheck wraps every failure to tell whether a unique name is free.
@@ -318,7 +339,7 @@ func (r *remoteView) list(ctx context.Context, v *accountView) error {
 			items[id] = mine
 		}
 	}
-	v.items, v.listed = items, started
+	v.items, v.listed, v.walk = items, started, time.Since(started)
 	v.byName = make(map[string]string, len(items))
 	for id, cfg := range items {
 		v.byName[cfg.UniqueName] = id

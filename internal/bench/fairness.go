@@ -8,8 +8,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
@@ -126,6 +126,11 @@ func fairnessRound(ctx context.Context, env *kube.Env, cfg FairnessConfig, round
 	if throttle {
 		env.Sim.ThrottleAccount(accounts[0], cfg.RetryAfter)
 	}
+	w, err := watchReady(ctx, env.Client, client.MatchingLabels(label))
+	if err != nil {
+		return roundTimes{}, err
+	}
+	defer w.stop()
 	start := time.Now()
 	throttleEnds := start.Add(cfg.ThrottleFor)
 	if _, err := parallel(ctx, objs, func(o *voicev1alpha1.ClientConfiguration) error { return env.Client.Create(ctx, o) }); err != nil {
@@ -139,23 +144,9 @@ func fairnessRound(ctx context.Context, env *kube.Env, cfg FairnessConfig, round
 			t.throttledCalls = len(env.Sim.ThrottledAnswers(accounts[0]))
 			lifted = true
 		}
-		var list voicev1alpha1.ClientConfigurationList
-		if err := env.Client.List(ctx, &list, client.MatchingLabels(label)); err != nil {
-			return roundTimes{}, err
-		}
 		firstNS := objs[0].Namespace
-		healthyReady, firstReady := 0, 0
-		for i := range list.Items {
-			o := &list.Items[i]
-			if !meta.IsStatusConditionTrue(o.Status.Conditions, voicev1alpha1.ConditionReady) {
-				continue
-			}
-			if o.Namespace == firstNS {
-				firstReady++
-			} else {
-				healthyReady++
-			}
-		}
+		firstReady := w.count(func(k types.NamespacedName) bool { return k.Namespace == firstNS })
+		healthyReady := w.count(func(k types.NamespacedName) bool { return k.Namespace != firstNS })
 		now := time.Since(start)
 		if t.healthy == 0 && healthyReady == (cfg.Accounts-1)*cfg.PerAccount {
 			t.healthy = now
@@ -166,7 +157,7 @@ func fairnessRound(ctx context.Context, env *kube.Env, cfg FairnessConfig, round
 		select {
 		case <-ctx.Done():
 			return roundTimes{}, fmt.Errorf("fairness round %s: %d + %d of %d objects Ready: %w", round, healthyReady, firstReady, len(objs), ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return t, nil

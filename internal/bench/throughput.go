@@ -8,8 +8,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
@@ -70,28 +70,24 @@ func Throughput(ctx context.Context, env *kube.Env, qps float64, n int, logf fun
 	}
 	logf("throughput: %d objects at --voice-api-qps %g", n, qps)
 	posts, lists := env.Sim.CallCount("POST", voicesim.RouteCollection), env.Sim.CallCount("GET", voicesim.RouteCollection)
+	w, err := watchReady(ctx, env.Client, client.InNamespace(ns.Name))
+	if err != nil {
+		return nil, err
+	}
+	defer w.stop()
 	start := time.Now()
 	if _, err := parallel(ctx, objs, func(o *voicev1alpha1.ClientConfiguration) error { return env.Client.Create(ctx, o) }); err != nil {
 		return nil, err
 	}
 	for {
-		var list voicev1alpha1.ClientConfigurationList
-		if err := env.Client.List(ctx, &list, client.InNamespace(ns.Name)); err != nil {
-			return nil, err
-		}
-		ready := 0
-		for i := range list.Items {
-			if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, voicev1alpha1.ConditionReady) {
-				ready++
-			}
-		}
+		ready := w.count(func(types.NamespacedName) bool { return true })
 		if ready == n {
 			break
 		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("throughput at %g QPS: %d of %d objects Ready: %w", qps, ready, n, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	res := &ThroughputResult{VoiceQPS: qps, Objects: n, Seconds: time.Since(start).Seconds()}

@@ -45,7 +45,7 @@ func TestRenderDefaultManager(t *testing.T) {
 		"--observe=list",
 		"--max-concurrent-reconciles=4",
 		"--voice-api-qps=10",
-		"--voice-api-burst=20",
+		"--voice-api-burst=10",
 	)
 	for _, unwanted := range []string{"--metrics-secure", "--metrics-cert-dir", "--watch-namespaces"} {
 		if arg := flagArg(args, unwanted); arg != "" {
