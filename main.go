@@ -95,7 +95,7 @@ func parseFlags() (options, zap.Options) {
 	flag.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often an unchanged object is compared with the remote side (jittered by 10%), so remote drift is caught.")
 	flag.StringVar(&o.observe, "observe", "list", "How remote configurations are observed: list (one paged List per account per resync period, shared by all objects) or get (one GET per object per resync period).")
 	flag.IntVar(&o.pageSize, "list-page-size", voice.DefaultPageSize, "Page size of the List requests (resyncs with --observe=list, and the check that a unique name is free before a create). A size the API refuses falls back to the API's own.")
-	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "ClientConfigurations reconciled in parallel (AccountDefaults are reconciled one at a time, as one account has one default).")
+	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 8, "ClientConfigurations reconciled in parallel; a reconcile waiting for its account's turn is requeued and never holds a worker (AccountDefaults are reconciled one at a time, as one account has one default).")
 	flag.Float64Var(&o.voiceQPS, "voice-api-qps", 10, "Requests per second to the Voice API, per Twilio account and credential. No second carries more than this (rounded down, at least 1); a 429 holds every request of the account back until its Retry-After has passed.")
 	flag.IntVar(&o.voiceBurst, "voice-api-burst", 10, "Requests of one account that may be scheduled at once after a quiet spell; the per-second cap of --voice-api-qps holds whatever it is.")
 	flag.DurationVar(&o.requestTimeout, "voice-api-timeout", 10*time.Second, "Timeout of one request to the Voice API.")

@@ -41,12 +41,12 @@ const (
 // configuration made by someone else in the window, with exactly the
 // content we send, is the only thing the check cannot see (see
 // ownership.go). The window grows with the walk so that the checks of a
-// large account cost at most about a tenth of its request budget: a walk
-// of 20 pages at 10 requests per second takes 2 s, and a 5 s window would
-// spend 40% of the budget on Lists.
+// large account cost at most about a twentieth of its request budget: a
+// walk of 20 pages at 10 requests per second takes 2 s, and a 5 s window
+// would spend 40% of the budget on Lists.
 const (
 	nameCheckMaxAge    = 5 * time.Second
-	nameCheckWalks     = 10
+	nameCheckWalks     = 20
 	nameCheckMaxAgeCap = 2 * time.Minute
 )
 

@@ -76,6 +76,9 @@ func Fairness(ctx context.Context, env *kube.Env, cfg FairnessConfig, logf func(
 		return nil, err
 	}
 	defer func() { _ = op.Stop() }()
+	if err := warmUp(ctx, env); err != nil {
+		return nil, err
+	}
 	res := &FairnessResult{Config: cfg}
 
 	logf("fairness: %d accounts × %d objects, none throttled", cfg.Accounts, cfg.PerAccount)

@@ -63,6 +63,9 @@ func Throughput(ctx context.Context, env *kube.Env, qps float64, n int, logf fun
 		return nil, err
 	}
 	defer func() { _ = op.Stop() }()
+	if err := warmUp(ctx, env); err != nil {
+		return nil, err
+	}
 
 	objs := make([]*voicev1alpha1.ClientConfiguration, n)
 	for i := range objs {

@@ -43,7 +43,7 @@ func TestRenderDefaultManager(t *testing.T) {
 		"--zap-log-level=info",
 		"--resync-period=10m",
 		"--observe=list",
-		"--max-concurrent-reconciles=4",
+		"--max-concurrent-reconciles=8",
 		"--voice-api-qps=10",
 		"--voice-api-burst=10",
 	)
