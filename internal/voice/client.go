@@ -92,8 +92,9 @@ type Options struct {
 	// MaxAttempts is the number of attempts for a retryable failure,
 	// including the first. Default 4.
 	MaxAttempts int
-	// MaxRetryWait is the longest wait (Retry-After, backoff or the rate
-	// limiter's queue) the client sits out inline. A longer one ends the call
+	// MaxRetryWait is the longest wait (backoff, a slot under the
+	// per-second cap, or with RetryThrottled a Retry-After) the client sits
+	// out inline. A longer one ends the call
 	// with a Throttled or Unavailable error carrying RetryAfter, so the
 	// caller's work queue waits instead of a worker. Default 5s; negative
 	// means never wait inline.

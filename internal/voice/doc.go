@@ -4,10 +4,14 @@
 // The client is built for a reconciler that may drive thousands of objects
 // across many accounts:
 //
-//   - A Factory hands out one Client per credentials and shares a token-bucket
-//     rate limiter per identity (account and credential), so a burst of
-//     objects using one Secret's credentials is throttled as one, and a
-//     Secret that only claims another account's SID draws nothing from it.
+//   - A Factory hands out one Client per credentials and shares a gate per
+//     identity (account and credential), so a burst of objects using one
+//     Secret's credentials is throttled as one, and a Secret that only
+//     claims another account's SID draws nothing from it. The gate paces
+//     requests with a token bucket whose turns a caller can book ahead
+//     (Client.Admit) instead of sleeping, caps any one second at the rate,
+//     and after a 429 sends nothing until its Retry-After has passed, then
+//     one probe at a time.
 //   - Every configuration the API answers is checked against the account the
 //     credentials claim (ClassAccountMismatch otherwise): with an API key,
 //     the account on the wire is the key's, whatever the Secret says.
@@ -15,9 +19,10 @@
 //     do: stop and report (Invalid, Conflict, Unauthorized, NotFound), wait
 //     (Throttled, with RetryAfter), retry later (Unavailable, Malformed).
 //   - Retryable failures are retried inline with capped, jittered
-//     exponential backoff, honouring Retry-After, but only while the wait is
-//     short (Options.MaxRetryWait); a longer wait is handed back to the
-//     caller, whose work queue can wait without holding a worker.
+//     exponential backoff, but only while the wait is short
+//     (Options.MaxRetryWait); a longer wait is handed back to the caller,
+//     whose work queue can wait without holding a worker. A 429 is handed
+//     back at once unless Options.RetryThrottled (a command-line caller).
 //   - Create (POST) is not idempotent: it is retried only on 429, which
 //     Twilio documents as never processed, and on failures that happened
 //     before the request was sent. Any other failure after sending is marked
