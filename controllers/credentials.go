@@ -110,32 +110,67 @@ func (s *secretSource) get(ctx context.Context, key types.NamespacedName) (map[s
 // an entry goes when its object goes, and after a restart it is empty (an
 // object whose Secret vanished meanwhile then waits, as before). SECURITY.md
 // weighs this.
+//
+// Thousands of objects share a few credentials: each distinct set is held
+// once, with a count of the objects that use it, and dropped with the last.
 type credentialMemory struct {
-	mu    sync.Mutex
-	creds map[types.UID]voice.Credentials
+	mu     sync.Mutex
+	creds  map[types.UID]*sharedCredentials
+	shared map[voice.Credentials]*sharedCredentials
+}
+
+// sharedCredentials is one distinct set of credentials and its users.
+type sharedCredentials struct {
+	creds voice.Credentials
+	users int
 }
 
 func newCredentialMemory() *credentialMemory {
-	return &credentialMemory{creds: map[types.UID]voice.Credentials{}}
+	return &credentialMemory{creds: map[types.UID]*sharedCredentials{}, shared: map[voice.Credentials]*sharedCredentials{}}
 }
 
 func (m *credentialMemory) remember(uid types.UID, creds voice.Credentials) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.creds[uid] = creds
+	if old := m.creds[uid]; old != nil {
+		if old.creds == creds {
+			return
+		}
+		m.release(old)
+	}
+	s := m.shared[creds]
+	if s == nil {
+		s = &sharedCredentials{creds: creds}
+		m.shared[creds] = s
+	}
+	s.users++
+	m.creds[uid] = s
 }
 
 func (m *credentialMemory) recall(uid types.UID) (voice.Credentials, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	creds, ok := m.creds[uid]
-	return creds, ok
+	s, ok := m.creds[uid]
+	if !ok {
+		return voice.Credentials{}, false
+	}
+	return s.creds, true
 }
 
 func (m *credentialMemory) forget(uid types.UID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.creds, uid)
+	if s := m.creds[uid]; s != nil {
+		m.release(s)
+		delete(m.creds, uid)
+	}
+}
+
+// release drops one user of s, and s with its last.
+func (m *credentialMemory) release(s *sharedCredentials) {
+	if s.users--; s.users == 0 {
+		delete(m.shared, s.creds)
+	}
 }
 
 // forObject connects for obj's reconcile and remembers the credentials.
