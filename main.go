@@ -19,11 +19,13 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
@@ -44,11 +46,18 @@ import (
 	"github.com/twilio-operator/voice-operator/internal/voice"
 )
 
+// scheme holds the kinds the manager's client and cache handle: the two of
+// this operator, core/v1 (Secrets, Events' involved objects), and the
+// Leases and Events it writes; not every built-in kind, whose registration
+// would cost memory for nothing.
 var scheme = runtime.NewScheme()
 
 func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(voicev1alpha1.AddToScheme(scheme))
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme, voicev1alpha1.AddToScheme,
+	} {
+		utilruntime.Must(add(scheme))
+	}
 }
 
 // options are the command-line flags.

@@ -132,9 +132,10 @@ func WriteTable(w io.Writer, results []*Result) {
 				p.PerObject(p.Remote[RoutePut]), p.PerObject(p.Remote[RouteDelete]), p.PerObject(p.KubeWrites), p.PerObject(p.EventWrites))
 		}
 		perObject := float64(max(r.Config.Objects, 1))
-		fmt.Fprintf(tw, "%s\toperator\tpeak RSS %.0f MiB (%.1f KiB/obj)\tpeak heap %.0f MiB (%.1f KiB/obj)\tCPU %.1f s\t\t\t\t\t\t\t\t\t\n",
+		fmt.Fprintf(tw, "%s\toperator\tpeak RSS %.0f MiB (%.1f KiB/obj)\tpeak heap %.0f MiB (%.1f KiB/obj)\tpeak anonymous %.0f MiB, file-backed %.0f MiB\tCPU %.1f s\t\t\t\t\t\t\t\t\n",
 			r.Config.Name(), float64(r.PeakRSSBytes)/(1<<20), float64(r.PeakRSSBytes)/1024/perObject,
-			float64(r.PeakHeapBytes)/(1<<20), float64(r.PeakHeapBytes)/1024/perObject, r.CPUSeconds)
+			float64(r.PeakHeapBytes)/(1<<20), float64(r.PeakHeapBytes)/1024/perObject,
+			float64(r.PeakAnonBytes)/(1<<20), float64(r.PeakFileBytes)/(1<<20), r.CPUSeconds)
 	}
 	_ = tw.Flush() // to w, as every line above
 }

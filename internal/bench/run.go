@@ -111,6 +111,10 @@ type Result struct {
 	Phases        []Phase `json:"phases"`
 	PeakRSSBytes  uint64  `json:"peakRSSBytes"`
 	PeakHeapBytes uint64  `json:"peakHeapBytes"`
+	// PeakAnonBytes and PeakFileBytes split the resident memory, sampled:
+	// anonymous (heap, stacks, runtime) and file-backed (the binary).
+	PeakAnonBytes uint64  `json:"peakAnonBytes"`
+	PeakFileBytes uint64  `json:"peakFileBytes"`
 	CPUSeconds    float64 `json:"cpuSeconds"`
 }
 
@@ -544,6 +548,8 @@ type operator struct {
 	sampled    chan struct{}
 	mu         sync.Mutex
 	heapPeak   uint64
+	anonPeak   uint64
+	filePeak   uint64
 }
 
 // startOperator starts the operator binary for a benchmark run, and
@@ -579,7 +585,8 @@ func (e *bench) startOperator(ctx context.Context, cfg Config, logf func(string,
 	return op, nil
 }
 
-// sampleHeap keeps the largest heap in use seen every 250 ms.
+// sampleHeap keeps the largest heap in use, and the largest anonymous and
+// file-backed resident memory, seen every 250 ms.
 func (op *operator) sampleHeap() {
 	defer close(op.sampled)
 	for {
@@ -589,6 +596,10 @@ func (op *operator) sampleHeap() {
 			op.heapPeak = max(op.heapPeak, heap)
 			op.mu.Unlock()
 		}
+		anon, file := op.resident()
+		op.mu.Lock()
+		op.anonPeak, op.filePeak = max(op.anonPeak, anon), max(op.filePeak, file)
+		op.mu.Unlock()
 		select {
 		case <-op.stopSample:
 			return
@@ -601,6 +612,28 @@ func (op *operator) peakHeap() uint64 {
 	op.mu.Lock()
 	defer op.mu.Unlock()
 	return op.heapPeak
+}
+
+// resident reads the process's resident memory now, split into anonymous
+// (heap, stacks, runtime) and file-backed (the binary's own pages).
+func (op *operator) resident() (anon, file uint64) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", op.Pid()))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok || (key != "RssAnon" && key != "RssFile") {
+			continue
+		}
+		kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if key == "RssAnon" {
+			anon = kb * 1024
+		} else {
+			file = kb * 1024
+		}
+	}
+	return anon, file
 }
 
 // settle waits until the operator is idle: no object queued or being
@@ -671,6 +704,9 @@ func (r *Result) retire(op *operator) {
 	rss, cpu := op.usage()
 	r.PeakRSSBytes = max(r.PeakRSSBytes, rss)
 	r.PeakHeapBytes = max(r.PeakHeapBytes, op.peakHeap())
+	op.mu.Lock()
+	r.PeakAnonBytes, r.PeakFileBytes = max(r.PeakAnonBytes, op.anonPeak), max(r.PeakFileBytes, op.filePeak)
+	op.mu.Unlock()
 	r.CPUSeconds += cpu
 }
 
