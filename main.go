@@ -35,13 +35,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/controllers"
 	"github.com/twilio-operator/voice-operator/internal/export"
 	"github.com/twilio-operator/voice-operator/internal/leadership"
+	"github.com/twilio-operator/voice-operator/internal/metricsauth"
 	"github.com/twilio-operator/voice-operator/internal/version"
 	"github.com/twilio-operator/voice-operator/internal/voice"
 )
@@ -300,7 +300,11 @@ func metricsOptions(o options, reviewCfg *rest.Config) metricsserver.Options {
 		if err != nil {
 			return nil, err
 		}
-		return filters.WithAuthenticationAndAuthorization(reviewCfg, client)
+		reviewer, err := metricsauth.New(reviewCfg, client)
+		if err != nil {
+			return nil, err
+		}
+		return reviewer.Filter, nil
 	}
 	return opts
 }
