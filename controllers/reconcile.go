@@ -119,10 +119,7 @@ func reconcileKind[T object](ctx context.Context, d *Deps, k kind[T], req ctrl.R
 		markPaused(ctx, d, obj)
 		return ctrl.Result{}, writeStatus(ctx, d, k, obj, old, nil)
 	}
-	if meta.RemoveStatusCondition(&obj.GetCommonStatus().Conditions, voicev1alpha1.ConditionPaused) {
-		d.announce(ctx, obj, corev1.EventTypeNormal, eventResumed, "Resume",
-			"Resumed: the annotation %s is gone", voicev1alpha1.AnnotationPaused)
-	}
+	resumed := meta.RemoveStatusCondition(&obj.GetCommonStatus().Conditions, voicev1alpha1.ConditionPaused)
 
 	var err error
 	if !obj.GetDeletionTimestamp().IsZero() {
@@ -132,9 +129,14 @@ func reconcileKind[T object](ctx context.Context, d *Deps, k kind[T], req ctrl.R
 	}
 	err = explainRejected(err, obj.GetCredentialsRef().Name)
 	if isDeferred(err) {
-		// Not this object's turn yet: nothing was sent, nothing is told.
+		// Not this object's turn yet: nothing was sent, nothing is told
+		// (a resume too is told when its reconcile goes through).
 		ctrl.LoggerFrom(ctx).V(1).Info("Deferred", "after", asStep(err).after, "reason", err.Error())
 		return result(err, 0, 0)
+	}
+	if resumed {
+		d.announce(ctx, obj, corev1.EventTypeNormal, eventResumed, "Resume",
+			"Resumed: the annotation %s is gone", voicev1alpha1.AnnotationPaused)
 	}
 
 	summarise(d.Recorder, d.Metrics, k.name(), obj, old.GetCommonStatus().Conditions, err, k.readyMessage(obj))
