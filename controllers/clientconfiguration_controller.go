@@ -366,7 +366,7 @@ func (r *ClientConfigurationReconciler) strayCreate(ctx context.Context, obj *vo
 	outcome := ""
 	if stray != nil {
 		outcome = "; deleted the configuration it made there (" + stray.ID + ") at once"
-		if derr := api.Delete(ctx, stray.ID); derr != nil && !voice.IsNotFound(derr) {
+		if derr := deleteStray(ctx, api, stray.ID); derr != nil && !voice.IsNotFound(derr) {
 			outcome = "; deleting the configuration it made there (" + stray.ID + ") failed, so delete it by hand: " + derr.Error()
 			r.event(ctx, obj, corev1.EventTypeWarning, voicev1alpha1.ReasonAccountMismatch, "Delete",
 				"A create landed in account %s by mistake and configuration %s could not be deleted there; delete it by hand", stray.AccountSID, stray.ID)
@@ -378,6 +378,32 @@ func (r *ClientConfigurationReconciler) strayCreate(ctx context.Context, obj *vo
 	return stalled(voicev1alpha1.ReasonAccountMismatch, fmt.Errorf(
 		"the credentials in Secret %q belong to another account than its %s says (%w)%s. Fix the Secret so that the SID and the key or token are of the same account",
 		obj.Spec.CredentialsRef.Name, voicev1alpha1.SecretKeyAccountSID, err, outcome))
+}
+
+// strayDeleteWait bounds how long deleteStray waits out throttling.
+const strayDeleteWait = time.Minute
+
+// deleteStray deletes a configuration a create made in the wrong account.
+// It is the one place a worker waits out the rate limit or a Retry-After
+// inline (for up to strayDeleteWait): the id is known only here, so the
+// delete cannot wait for a requeue.
+func deleteStray(ctx context.Context, api VoiceAPI, id string) error {
+	deadline := time.Now().Add(strayDeleteWait)
+	for {
+		err := api.Delete(ctx, id)
+		if voice.ClassOf(err) != voice.ClassThrottled {
+			return err
+		}
+		pause := max(voice.RetryAfterOf(err), 100*time.Millisecond)
+		if time.Until(deadline) < pause {
+			return err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return err
+		}
+	}
 }
 
 // alreadyExists reports that the unique name belongs to a configuration this

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -44,16 +45,24 @@ type secretSource struct {
 	api   client.Reader // the apiserver
 	watch client.Reader // the manager's cache, which holds Secret metadata
 
-	mu    sync.Mutex
-	known map[types.NamespacedName]readSecret
+	mu     sync.Mutex
+	known  map[types.NamespacedName]readSecret
+	pruned time.Time // when unused entries were last dropped
 }
 
 // readSecret is what was read of a Secret: its resourceVersion and the
-// keys the operator reads (secretKeys), nothing else of it.
+// keys the operator reads (secretKeys), nothing else of it, and when a
+// reconcile last used it.
 type readSecret struct {
 	resourceVersion string
 	data            map[string][]byte
+	used            time.Time
 }
+
+// secretUnusedFor is how long a kept Secret may go unused before it is
+// dropped: a Secret no object names any more (or that is gone) is not
+// held for the life of the process.
+const secretUnusedFor = 15 * time.Minute
 
 // secretKeys are the keys of a Secret the operator reads; other keys of a
 // Secret it names are never kept.
@@ -72,14 +81,20 @@ func (s *secretSource) get(ctx context.Context, key types.NamespacedName) (map[s
 	if s.watch != nil {
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		if err := s.watch.Get(ctx, key, m); err == nil {
-			s.mu.Lock()
-			known, ok := s.known[key]
+		err := s.watch.Get(ctx, key, m)
+		s.mu.Lock()
+		s.prune(time.Now())
+		known, ok := s.known[key]
+		switch {
+		case apierrors.IsNotFound(err):
+			delete(s.known, key)
+		case err == nil && ok && known.resourceVersion == m.ResourceVersion:
+			known.used = time.Now()
+			s.known[key] = known
 			s.mu.Unlock()
-			if ok && known.resourceVersion == m.ResourceVersion {
-				return known.data, nil
-			}
+			return known.data, nil
 		}
+		s.mu.Unlock()
 	}
 	secret := &corev1.Secret{}
 	if err := s.api.Get(ctx, key, secret); err != nil {
@@ -90,7 +105,7 @@ func (s *secretSource) get(ctx context.Context, key types.NamespacedName) (map[s
 		}
 		return nil, err
 	}
-	kept := readSecret{resourceVersion: secret.ResourceVersion, data: make(map[string][]byte, len(secretKeys))}
+	kept := readSecret{resourceVersion: secret.ResourceVersion, data: make(map[string][]byte, len(secretKeys)), used: time.Now()}
 	for _, k := range secretKeys {
 		if v, ok := secret.Data[k]; ok {
 			kept.data[k] = v
@@ -100,6 +115,20 @@ func (s *secretSource) get(ctx context.Context, key types.NamespacedName) (map[s
 	s.known[key] = kept
 	s.mu.Unlock()
 	return kept.data, nil
+}
+
+// prune drops the Secrets no reconcile used for secretUnusedFor, at most
+// once a minute. The caller holds s.mu.
+func (s *secretSource) prune(now time.Time) {
+	if now.Sub(s.pruned) < time.Minute {
+		return
+	}
+	s.pruned = now
+	for key, kept := range s.known {
+		if now.Sub(kept.used) > secretUnusedFor {
+			delete(s.known, key)
+		}
+	}
 }
 
 // credentialMemory holds, in memory only and per object, the credentials

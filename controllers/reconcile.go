@@ -119,7 +119,10 @@ func reconcileKind[T object](ctx context.Context, d *Deps, k kind[T], req ctrl.R
 		markPaused(ctx, d, obj)
 		return ctrl.Result{}, writeStatus(ctx, d, k, obj, old, nil)
 	}
-	resumed := meta.RemoveStatusCondition(&obj.GetCommonStatus().Conditions, voicev1alpha1.ConditionPaused)
+	if meta.RemoveStatusCondition(&obj.GetCommonStatus().Conditions, voicev1alpha1.ConditionPaused) {
+		d.announce(ctx, obj, corev1.EventTypeNormal, eventResumed, "Resume",
+			"Resumed: the annotation %s is gone", voicev1alpha1.AnnotationPaused)
+	}
 
 	var err error
 	if !obj.GetDeletionTimestamp().IsZero() {
@@ -129,14 +132,16 @@ func reconcileKind[T object](ctx context.Context, d *Deps, k kind[T], req ctrl.R
 	}
 	err = explainRejected(err, obj.GetCredentialsRef().Name)
 	if isDeferred(err) {
-		// Not this object's turn yet: nothing was sent, nothing is told
-		// (a resume too is told when its reconcile goes through).
+		// Not this object's turn yet: nothing was sent, and the wait is
+		// not told. What the reconcile found before it had to wait (an
+		// adopted id, the account of an AccountDefault, a resume) is kept,
+		// if it changed the status at all; the conditions it would
+		// summarise stay as they were.
 		ctrl.LoggerFrom(ctx).V(1).Info("Deferred", "after", asStep(err).after, "reason", err.Error())
+		if perr := writeStatus(ctx, d, k, obj, old, nil); perr != nil {
+			return ctrl.Result{}, perr
+		}
 		return result(err, 0, 0)
-	}
-	if resumed {
-		d.announce(ctx, obj, corev1.EventTypeNormal, eventResumed, "Resume",
-			"Resumed: the annotation %s is gone", voicev1alpha1.AnnotationPaused)
 	}
 
 	summarise(d.Recorder, d.Metrics, k.name(), obj, old.GetCommonStatus().Conditions, err, k.readyMessage(obj))

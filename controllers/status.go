@@ -109,12 +109,12 @@ func remoteError(doing string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if voice.IsNotSent(err) {
-		return deferred(voice.RetryAfterOf(err), fmt.Errorf("%s: %w", doing, err))
-	}
 	var step *stepError
 	if errors.As(err, &step) {
 		return err
+	}
+	if voice.IsNotSent(err) {
+		return deferred(voice.RetryAfterOf(err), fmt.Errorf("%s: %w", doing, err))
 	}
 	err = fmt.Errorf("%s: %w", doing, err)
 	switch voice.ClassOf(err) {

@@ -113,7 +113,7 @@ func bearerToken(r *http.Request) (string, bool) {
 // decide returns 200, 401 or 403 for token asking verb on path, from a
 // recent decision or from the apiserver.
 func (v *Reviewer) decide(ctx context.Context, token, verb, path string) (int, error) {
-	key := sha256.Sum256([]byte(verb + " " + path + " " + token))
+	key := decisionKey(verb, path, token)
 	now := v.now()
 	v.mu.Lock()
 	d, ok := v.decisions[key]
@@ -131,6 +131,18 @@ func (v *Reviewer) decide(ctx context.Context, token, verb, path string) (int, e
 	}
 	v.remember(key, decision{status: status, until: now.Add(ttl)}, now)
 	return status, nil
+}
+
+// decisionKey identifies a decision: each field length-prefixed, so that
+// no two different (verb, path, token) share a key, whatever they hold.
+func decisionKey(verb, path, token string) [sha256.Size]byte {
+	h := sha256.New()
+	for _, field := range []string{verb, path, token} {
+		_, _ = fmt.Fprintf(h, "%d:%s", len(field), field)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	return key
 }
 
 // review asks the apiserver who holds token, and whether they may.

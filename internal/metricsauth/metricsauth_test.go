@@ -168,3 +168,13 @@ func TestDecisionsStayBounded(t *testing.T) {
 		t.Errorf("%d decisions kept, want at most %d", n, maxEntries)
 	}
 }
+
+func TestDecisionKeysDoNotCollideAcrossFields(t *testing.T) {
+	if decisionKey("get", "/a b", "T") == decisionKey("get", "/a", "b T") {
+		t.Error("a path with a space and a token with a space share a key")
+	}
+	same := "T"
+	if decisionKey("get", "/metrics", same) != decisionKey("get", "/metrics", "T") {
+		t.Error("the same request gets two keys")
+	}
+}

@@ -101,7 +101,8 @@ type Options struct {
 	MaxRetryWait time.Duration
 	// RateLimit is the per-account request rate (token bucket). Default 10
 	// per second; rate.Inf disables limiting. Whatever the burst, no more
-	// than ceil(RateLimit) requests go out in any one second.
+	// than RateLimit requests (rounded down, at least one) go out in any
+	// one second.
 	RateLimit rate.Limit
 	// Burst is the per-account bucket size. Default 10.
 	Burst int
@@ -406,8 +407,7 @@ func (c *Client) do(ctx context.Context, req request) error {
 			err.Attempts = attempt - 1
 			return err
 		}
-		e := c.attempt(ctx, req)
-		c.gate.answered(probe, e == nil || e.StatusCode != 0, e != nil && e.StatusCode == http.StatusTooManyRequests, retryAfterOf(e), time.Now())
+		e := c.attemptThroughGate(ctx, req, probe)
 		if e == nil {
 			return nil
 		}
@@ -436,6 +436,22 @@ func (c *Client) do(ctx context.Context, req request) error {
 			return e
 		}
 	}
+}
+
+// attemptThroughGate makes one attempt and tells the account's gate how
+// it was answered, whatever happens (a panic in a decoder or observer
+// included), so that a probe is never left out.
+func (c *Client) attemptThroughGate(ctx context.Context, req request, probe bool) (e *Error) {
+	answered := false
+	defer func() {
+		if !answered {
+			c.gate.answered(probe, false, false, 0, time.Now())
+		}
+	}()
+	e = c.attempt(ctx, req)
+	answered = true
+	c.gate.answered(probe, e == nil || e.StatusCode != 0, e != nil && e.StatusCode == http.StatusTooManyRequests, retryAfterOf(e), time.Now())
+	return e
 }
 
 // retryable decides whether a failed attempt is tried again.
@@ -527,6 +543,16 @@ func (c *Client) waitTurn(ctx context.Context, op string) (probe bool, _ *Error)
 	}
 	if d > 0 && !sleep(ctx, d) {
 		return giveUp(contextError(op, ctx.Err(), false))
+	}
+	if d > 0 && !a.probe {
+		// A 429 may have come while this request waited for its slot.
+		g.mu.Lock()
+		closed, wait := g.throttled, time.Until(g.notBefore)
+		g.mu.Unlock()
+		if closed {
+			return giveUp(&Error{Op: op, Class: ClassThrottled, RetryAfter: max(wait, probeInterval),
+				Message: "the API answered 429 Too Many Requests for this account while this request waited for its turn"})
+		}
 	}
 	return a.probe, nil
 }

@@ -27,7 +27,8 @@ const bookingTTL = time.Minute
 //     back when it is due, so that no worker sleeps on the bucket. A
 //     request without a booking (a read) takes its token as it goes.
 //   - window caps the requests sent in any trailing interval: at most
-//     ceil(rate) per second, whatever the burst, as the API counts them.
+//     the rate per second (rounded down, at least one), whatever the
+//     burst, as the API counts them.
 type gate struct {
 	pace *rate.Limiter
 
@@ -36,7 +37,7 @@ type gate struct {
 	next      int         // the ring's oldest entry
 	span      time.Duration
 	notBefore time.Time // after a 429: nothing is sent before then
-	throttled bool      // the last answer was a 429
+	throttled bool      // a 429 was answered, and no probe since was accepted
 	probing   bool      // a probe of the throttled account is out
 	bookings  map[string]booking
 }
@@ -50,13 +51,14 @@ type booking struct {
 func newGate(limit rate.Limit, burst int) *gate {
 	g := &gate{pace: rate.NewLimiter(limit, burst), bookings: map[string]booking{}}
 	if limit != rate.Inf {
-		// n requests per span, span = n / rate: for a rate of 1 or more,
-		// floor(rate) per second; below 1, one per 1/rate seconds.
+		// n requests per span: for a rate of 1 or more, floor(rate) per
+		// second; below 1, one per 1/rate seconds.
 		n := max(1, int(float64(limit)))
 		g.window = make([]time.Time, n)
+		span := max(time.Second, time.Duration(float64(n)/float64(limit)*float64(time.Second)))
 		// 2% more: the API counts arrivals, a little later and less evenly
 		// spaced than the client sends them.
-		g.span = time.Duration(float64(n) / float64(limit) * float64(time.Second) * 1.02)
+		g.span = span + span/50
 	}
 	return g
 }
@@ -156,11 +158,12 @@ func (g *gate) send(now time.Time, maxWait time.Duration) (wait time.Duration, o
 	return at.Sub(now), true
 }
 
-// answered records the outcome of a request that went out: a 429 closes
-// the gate for retryAfter, and then to all but one probe at a time; any
-// other answer opens it.
-// probe says whether the request was the probe; a probe that never got an
-// answer (sent is false) frees the probe for another caller.
+// answered records the outcome of a request: a 429 closes the gate for
+// retryAfter (never shortening a longer hold), and then to all but one
+// probe at a time; only the probe's accepted answer opens it again, not an
+// answer to a request that was already out when the 429 came. probe says
+// whether the request was the probe; a probe that got no answer (sent is
+// false) frees the probe for another caller.
 func (g *gate) answered(probe, sent, tooMany bool, retryAfter time.Duration, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -171,8 +174,10 @@ func (g *gate) answered(probe, sent, tooMany bool, retryAfter time.Duration, now
 	case !sent:
 	case tooMany:
 		g.throttled = true
-		g.notBefore = now.Add(retryAfter)
-	default:
+		if until := now.Add(retryAfter); until.After(g.notBefore) {
+			g.notBefore = until
+		}
+	case probe:
 		g.throttled = false
 	}
 }
