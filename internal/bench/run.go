@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -425,7 +426,13 @@ type tracker struct {
 	mu    sync.Mutex
 	ready map[string]map[int64]time.Time // name → generation → first seen Ready
 	gone  map[string]time.Time
+	seen  map[string]bool // every name a watch event or List showed
 	w     watch.Interface
+
+	ctx     context.Context
+	c       client.WithWatch
+	ns      string
+	stopped atomic.Bool
 	// counting, when set, counts in notReady every event that shows an
 	// object without Ready=True.
 	counting bool
@@ -448,38 +455,100 @@ func (e *bench) track(ctx context.Context, ns string) (*tracker, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &tracker{ready: map[string]map[int64]time.Time{}, gone: map[string]time.Time{}, w: w}
+	t := &tracker{ready: map[string]map[int64]time.Time{}, gone: map[string]time.Time{}, seen: map[string]bool{}, w: w,
+		ctx: ctx, c: e.Client, ns: ns}
 	go t.follow()
 	return t, nil
 }
 
+// follow records the watch's events. When the apiserver ends the watch (its
+// timeout, or under load a reset stream), it catches up with a List and
+// watches on from there.
 func (t *tracker) follow() {
-	for ev := range t.w.ResultChan() {
-		obj, ok := ev.Object.(*voicev1alpha1.ClientConfiguration)
-		if !ok {
-			continue
-		}
-		now := time.Now()
+	for {
 		t.mu.Lock()
-		if t.counting && ev.Type != watch.Deleted && !meta.IsStatusConditionTrue(obj.Status.Conditions, voicev1alpha1.ConditionReady) {
-			t.notReady++
-		}
-		switch {
-		case ev.Type == watch.Deleted:
-			t.gone[obj.Name] = now
-		case obj.Status.ObservedGeneration == obj.Generation && meta.IsStatusConditionTrue(obj.Status.Conditions, voicev1alpha1.ConditionReady):
-			if t.ready[obj.Name] == nil {
-				t.ready[obj.Name] = map[int64]time.Time{}
-			}
-			if _, seen := t.ready[obj.Name][obj.Generation]; !seen {
-				t.ready[obj.Name][obj.Generation] = now
-			}
-		}
+		w := t.w
 		t.mu.Unlock()
+		for ev := range w.ResultChan() {
+			if obj, ok := ev.Object.(*voicev1alpha1.ClientConfiguration); ok {
+				t.observe(obj, ev.Type == watch.Deleted, true)
+			}
+		}
+		for !t.stopped.Load() && t.ctx.Err() == nil {
+			if err := t.resume(); err == nil {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		if t.stopped.Load() || t.ctx.Err() != nil {
+			return
+		}
 	}
 }
 
-func (t *tracker) stop() { t.w.Stop() }
+// resume lists the objects, records what changed while no watch ran, and
+// starts a new watch from the List.
+func (t *tracker) resume() error {
+	var list voicev1alpha1.ClientConfigurationList
+	if err := t.c.List(t.ctx, &list, client.InNamespace(t.ns)); err != nil {
+		return err
+	}
+	present := map[string]bool{}
+	for i := range list.Items {
+		present[list.Items[i].Name] = true
+		t.observe(&list.Items[i], false, false)
+	}
+	t.mu.Lock()
+	for name := range t.seen {
+		if _, done := t.gone[name]; !present[name] && !done {
+			t.gone[name] = time.Now()
+		}
+	}
+	t.mu.Unlock()
+	w, err := t.c.Watch(t.ctx, &voicev1alpha1.ClientConfigurationList{}, client.InNamespace(t.ns),
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.w = w
+	t.mu.Unlock()
+	if t.stopped.Load() {
+		w.Stop()
+	}
+	return nil
+}
+
+// observe records one state of an object: gone, or Ready at its
+// generation; event says it came from the watch (a List's catch-up is not
+// counted as a not-Ready event).
+func (t *tracker) observe(obj *voicev1alpha1.ClientConfiguration, deleted, event bool) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.seen[obj.Name] = true
+	if event && t.counting && !deleted && !meta.IsStatusConditionTrue(obj.Status.Conditions, voicev1alpha1.ConditionReady) {
+		t.notReady++
+	}
+	switch {
+	case deleted:
+		t.gone[obj.Name] = now
+	case obj.Status.ObservedGeneration == obj.Generation && meta.IsStatusConditionTrue(obj.Status.Conditions, voicev1alpha1.ConditionReady):
+		if t.ready[obj.Name] == nil {
+			t.ready[obj.Name] = map[int64]time.Time{}
+		}
+		if _, seen := t.ready[obj.Name][obj.Generation]; !seen {
+			t.ready[obj.Name][obj.Generation] = now
+		}
+	}
+}
+
+func (t *tracker) stop() {
+	t.stopped.Store(true)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.w.Stop()
+}
 
 // waitReady waits until every written object is Ready at generation.
 func (t *tracker) waitReady(ctx context.Context, start time.Time, written map[string]time.Time, generation int64) (Phase, error) {
