@@ -8,8 +8,8 @@ import (
 )
 
 // probeInterval is how soon a caller turned away because another request
-// is probing a throttled account asks again.
-const probeInterval = time.Second
+// is probing a throttled account asks again: a probe takes one round trip.
+const probeInterval = 250 * time.Millisecond
 
 // bookingTTL is how long a booking waits for its caller to come back
 // before it is forgotten (the object was deleted, say).
