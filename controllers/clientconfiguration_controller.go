@@ -286,7 +286,12 @@ func (r *ClientConfigurationReconciler) nameTakenOnUpdate(ctx context.Context, a
 		return nil
 	}
 	holder, _, lerr := r.remote.holderOf(ctx, api, name, time.Now())
-	if lerr != nil || holder == nil || holder.ID == id {
+	if lerr != nil {
+		// Whether the name is taken cannot be told yet: try again, rather
+		// than stall on a refusal whose reason is unknown.
+		return remoteError(fmt.Sprintf("looking up who holds unique name %q after a refused update", name), lerr)
+	}
+	if holder == nil || holder.ID == id {
 		return nil
 	}
 	return stalled(voicev1alpha1.ReasonAlreadyExists, fmt.Errorf(

@@ -50,6 +50,11 @@ const (
 	nameCheckMaxAgeCap = 2 * time.Minute
 )
 
+// goneMemory is how long a delete is remembered (isGone) after a List that
+// no longer shows it: a retry of the finalizer's release must not send the
+// DELETE again.
+const goneMemory = time.Minute
+
 // listBackoff is the wait after a failed List before another is tried;
 // doubled per failure, up to the resync period.
 const listBackoff = time.Second
@@ -317,9 +322,9 @@ func (r *remoteView) list(ctx context.Context, v *accountView) error {
 		v.failures++
 		v.lastErr = err
 		v.retryAt = time.Now().Add(min(listBackoff<<min(v.failures-1, 10), max(r.period, listBackoff)))
-		if after := voice.RetryAfterOf(err); after > 0 {
-			// A 429 (or 503) said when: every reader of the view waits
-			// for it, not only the List.
+		if after := voice.RetryAfterOf(err); after > 0 && voice.ClassOf(err) == voice.ClassThrottled {
+			// A 429 said when: every reader of the view waits for it, not
+			// only the List.
 			v.retryAt = time.Now().Add(after)
 		}
 		return err
@@ -329,6 +334,11 @@ func (r *remoteView) list(ctx context.Context, v *accountView) error {
 	// records are no longer needed.
 	for id, at := range v.written {
 		if at.Before(started) {
+			if v.gone[id] && time.Since(at) < goneMemory {
+				// A delete whose finalizer release is retried must still
+				// know it happened, List or not.
+				continue
+			}
 			delete(v.written, id)
 			delete(v.gone, id)
 			continue
