@@ -154,7 +154,7 @@ func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev
 	if seen.owned == nil && intent != nil {
 		// An attempt of ours may have created it: look with a List that
 		// started after the attempt.
-		found, _, err := r.remote.holderOf(ctx, api, intent.UniqueName, intent.At.Add(clockSkew))
+		found, _, err := r.remote.holderOf(ctx, api, intent.UniqueName, startedAfter(intent.At.Add(clockSkew)))
 		if err != nil {
 			return seen, remoteError(fmt.Sprintf("looking up %q after an interrupted create", intent.UniqueName), err)
 		}
@@ -163,11 +163,11 @@ func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev
 		}
 	}
 	if seen.owned == nil {
-		since := r.remote.nameCheckSince(api)
+		since := freshness(nameCheck)
 		if seen.vanished != "" {
 			// Someone changed the account behind our back: a List from
 			// before that proves nothing about the name.
-			since = time.Now()
+			since = startedAfter(time.Now())
 		}
 		holder, listed, err := r.remote.holderOf(ctx, api, want.UniqueName, since)
 		if err != nil {
@@ -285,7 +285,7 @@ func (r *ClientConfigurationReconciler) nameTakenOnUpdate(ctx context.Context, a
 	if cls := voice.ClassOf(err); cls != voice.ClassInvalid && cls != voice.ClassConflict {
 		return nil
 	}
-	holder, _, lerr := r.remote.holderOf(ctx, api, name, time.Now())
+	holder, _, lerr := r.remote.holderOf(ctx, api, name, startedAfter(time.Now()))
 	if lerr != nil {
 		// Whether the name is taken cannot be told yet: try again, rather
 		// than stall on a refusal whose reason is unknown.
@@ -349,7 +349,7 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 	switch voice.ClassOf(err) {
 	case voice.ClassInvalid, voice.ClassConflict:
 		// The reference does not say how a taken name is refused: look.
-		holder, _, lerr := r.remote.holderOf(ctx, api, want.UniqueName, time.Now())
+		holder, _, lerr := r.remote.holderOf(ctx, api, want.UniqueName, startedAfter(time.Now()))
 		switch {
 		case lerr != nil:
 			return remoteError(fmt.Sprintf("looking up %q after a refused create", want.UniqueName), lerr)
@@ -497,7 +497,7 @@ func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *vo
 		found, err = r.remote.get(ctx, api, obj.Status.ID, resyncRequested(obj))
 	}
 	if obj.Status.ID == "" || voice.IsNotFound(err) {
-		found, _, err = r.remote.holderOf(ctx, api, obj.Spec.UniqueName, time.Now().Add(-2*r.ResyncPeriod))
+		found, _, err = r.remote.holderOf(ctx, api, obj.Spec.UniqueName, startedAfter(time.Now().Add(-2*r.ResyncPeriod)))
 	}
 	if err != nil {
 		return remoteError("reading remote configuration", err)
@@ -541,7 +541,7 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 	id := obj.Status.ID
 	if id == "" {
 		// An interrupted create may have made one: find it, or nothing leaks.
-		found, _, err := r.remote.holderOf(ctx, api, intent.UniqueName, intent.At.Add(clockSkew))
+		found, _, err := r.remote.holderOf(ctx, api, intent.UniqueName, startedAfter(intent.At.Add(clockSkew)))
 		if err != nil {
 			return remoteError(fmt.Sprintf("looking up %q after an interrupted create", intent.UniqueName), err)
 		}
@@ -593,10 +593,8 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 // collectionReadable reads the first page of one configuration: nil when
 // the account's configurations can be listed at all.
 func collectionReadable(ctx context.Context, api VoiceAPI) error {
-	for _, err := range api.List(ctx, 1) {
-		return err
-	}
-	return nil
+	_, err := api.ListPage(ctx, 1, "")
+	return err
 }
 
 // deleteRefused explains a refused delete. The API may refuse to delete

@@ -102,6 +102,8 @@ type accountView struct {
 	walk   time.Duration                  // how long that List took
 	// listing is non-nil while a List runs, and closed when it ends.
 	listing chan struct{}
+	// partial is a List that a failed page interrupted, to go on with.
+	partial *walk
 	// failures counts the Lists that failed in a row; retryAt is when the
 	// next may be tried, lastErr why the last one failed.
 	failures int
@@ -181,7 +183,7 @@ func (r *remoteView) read(ctx context.Context, api VoiceAPI, id string, fresh bo
 		return api.Get(ctx, id)
 	}
 	v := r.view(api)
-	if err := r.listedSince(ctx, v, time.Now().Add(-2*r.period), false); err != nil {
+	if err := r.listedSince(ctx, v, startedAfter(time.Now().Add(-2*r.period)), false); err != nil {
 		// Without a usable snapshot the authoritative read still answers:
 		// a failing List never holds reconciles up.
 		ctrl.LoggerFrom(ctx).V(1).Info("Read one configuration instead of the list", "reason", err.Error())
@@ -198,25 +200,39 @@ func (r *remoteView) read(ctx context.Context, api VoiceAPI, id string, fresh bo
 	return api.Get(ctx, id)
 }
 
-// nameCheckSince is the oldest start of a List that may show a unique name
-// of the identity free before a create (see nameCheckMaxAge).
-func (r *remoteView) nameCheckSince(api VoiceAPI) time.Time {
-	v := r.view(api)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	age := min(max(nameCheckMaxAge, nameCheckWalks*v.walk), nameCheckMaxAgeCap)
-	return time.Now().Add(-age)
+// freshness is the oldest start of a List that may serve a reader, given
+// the view (read with v.mu held): it is asked again after every try, since
+// a walk changes what the name check accepts.
+type freshness func(v *accountView) time.Time
+
+// startedAfter accepts a List that started at t or later.
+func startedAfter(t time.Time) freshness {
+	return func(*accountView) time.Time { return t }
+}
+
+// nameCheck accepts a List that may show a unique name free before a
+// create: one that started nameCheckWalks times as long ago as a walk of
+// the account takes (the last complete one, or the one going on, if
+// longer), at least nameCheckMaxAge and at most nameCheckMaxAgeCap ago
+// (see nameCheckMaxAge). So a walk that 429s keep cutting off and that
+// goes on where it stopped is still good for the names when it ends.
+func nameCheck(v *accountView) time.Time {
+	took := v.walk
+	if v.partial != nil {
+		took = max(took, time.Since(v.partial.started))
+	}
+	return time.Now().Add(-min(max(nameCheckMaxAge, nameCheckWalks*took), nameCheckMaxAgeCap))
 }
 
 // errNameCheck wraps every failure to tell whether a unique name is free.
 var errNameCheck = errors.New("cannot tell whether the unique name is free")
 
 // holderOf returns the configuration that has this unique name (nil when
-// none does), as shown by a List that started at or after since, and when
-// that List started. It waits for a List in flight; while Lists of this
+// none does), as shown by a List fresh enough for since, and when that
+// List started. It waits for a List in flight; while Lists of this
 // identity are failing it fails at once, asking to be retried when the
 // next List may be tried rather than holding a worker.
-func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, since time.Time) (*voice.Configuration, time.Time, error) {
+func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, since freshness) (*voice.Configuration, time.Time, error) {
 	v := r.view(api)
 	if err := r.listedSince(ctx, v, since, true); err != nil {
 		step := asStep(err)
@@ -242,22 +258,25 @@ func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, si
 	return nil, v.listed, nil
 }
 
-// listedSince makes sure v holds a List that started at or after since:
-// it uses the one it has, waits for one in flight, or runs one itself.
-// While Lists of this identity are failing it never waits for the next
-// try: it returns the last failure at once, so a reader can fall back to a
-// GET by id. patient says whether a List in flight is waited for even then
-// (a name check has no fallback; a read by id does).
-func (r *remoteView) listedSince(ctx context.Context, v *accountView, since time.Time, patient bool) error {
-	if early := time.Until(since); early > 0 {
-		// A List that must start later than now: come back then.
-		return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, after: early,
-			err: fmt.Errorf("waiting %s for a List that starts after the last create attempt", early.Round(time.Millisecond))}
-	}
+// listedSince makes sure v holds a List fresh enough for since: it uses
+// the one it has, waits for one in flight, or runs one itself, going on
+// with an interrupted walk that is fresh enough. While Lists of this
+// identity are failing it never waits for the next try: it returns the
+// last failure at once, so a reader can fall back to a GET by id. patient
+// says whether a List in flight is waited for even then (a name check has
+// no fallback; a read by id does).
+func (r *remoteView) listedSince(ctx context.Context, v *accountView, since freshness, patient bool) error {
 	for {
 		v.mu.Lock()
+		oldest := since(v)
+		if early := time.Until(oldest); early > 0 {
+			// A List that must start later than now: come back then.
+			v.mu.Unlock()
+			return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, after: early,
+				err: fmt.Errorf("waiting %s for a List that starts after the last create attempt", early.Round(time.Millisecond))}
+		}
 		switch {
-		case !v.listed.IsZero() && !v.listed.Before(since):
+		case !v.listed.IsZero() && !v.listed.Before(oldest):
 			v.mu.Unlock()
 			return nil
 		case v.listing != nil && (patient || v.failures == 0):
@@ -279,39 +298,75 @@ func (r *remoteView) listedSince(ctx context.Context, v *accountView, since time
 		}
 		v.listing = make(chan struct{})
 		v.mu.Unlock()
-		if err := r.list(ctx, v); err != nil {
+		if err := r.list(ctx, v, oldest); err != nil {
 			return err
 		}
 	}
 }
 
+// walk is a List of an identity's configurations, page by page.
+type walk struct {
+	started time.Time
+	items   map[string]voice.Configuration // by id
+	token   string                         // the page to read next; "" for the first
+	tokens  map[string]bool                // the pages read, to stop a loop
+}
+
 // list reads every configuration of the identity into its view. Exactly one
 // runs at a time per view: the caller has set v.listing.
-func (r *remoteView) list(ctx context.Context, v *accountView) error {
+//
+// A page that fails (a 503 the client's retries did not get through, a
+// 429, or the account's gate keeping the request back) interrupts the walk
+// but does not end it: the next List goes on from that page, if the walk
+// started at or after oldest. So a walk of many pages finishes however
+// often other requests' 429s close the gate, and its result is that of
+// one slow walk started when its first page was read.
+func (r *remoteView) list(ctx context.Context, v *accountView, oldest time.Time) error {
 	v.mu.Lock()
 	api := v.api
+	w := v.partial
+	v.partial = nil
 	v.mu.Unlock()
+	if w == nil || w.started.Before(oldest) {
+		w = &walk{started: time.Now(), items: map[string]voice.Configuration{}, tokens: map[string]bool{}}
+	}
 
-	started := time.Now()
-	items := map[string]voice.Configuration{}
 	var err error
-	for cfg, lerr := range api.List(ctx, r.pageSize) {
-		if lerr != nil {
-			err = remoteError("listing remote configurations", lerr)
-			if voice.ClassOf(lerr) == voice.ClassInvalid {
+	for {
+		page, perr := api.ListPage(ctx, r.pageSize, w.token)
+		if perr != nil {
+			err = remoteError("listing remote configurations", perr)
+			if voice.ClassOf(perr) == voice.ClassInvalid {
 				// A List carries nothing of any spec: a refusal is the API's
-				// trouble, retried, never the object's InvalidSpec.
-				err = transient(voicev1alpha1.ReasonRemoteUnavailable, fmt.Errorf("listing remote configurations: %w", lerr))
+				// trouble (or a page token it no longer takes), retried from
+				// the first page, never the object's InvalidSpec.
+				err = transient(voicev1alpha1.ReasonRemoteUnavailable, fmt.Errorf("listing remote configurations: %w", perr))
+				w = nil
 			}
 			break
 		}
-		items[cfg.ID] = *cfg
+		for _, cfg := range page.Configurations {
+			w.items[cfg.ID] = cfg
+		}
+		if page.NextToken == "" {
+			break
+		}
+		if w.tokens[page.NextToken] {
+			err = transient(voicev1alpha1.ReasonRemoteUnavailable, errors.New("listing remote configurations: pagination loops: a next_token repeated"))
+			w = nil
+			break
+		}
+		w.tokens[page.NextToken] = true
+		w.token = page.NextToken
 	}
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	close(v.listing)
 	v.listing = nil
+	if err != nil {
+		v.partial = w
+	}
 	switch {
 	case isDeferred(err):
 		// Not sent: the account's gate says when it may be, which is no
@@ -330,6 +385,7 @@ func (r *remoteView) list(ctx context.Context, v *accountView) error {
 		return err
 	}
 	v.failures, v.lastErr, v.retryAt = 0, nil, time.Time{}
+	items, started := w.items, w.started
 	// Our writes made after the List started win over what it saw; older
 	// records are no longer needed.
 	for id, at := range v.written {
@@ -551,7 +607,7 @@ func (r *remoteView) resync(ctx context.Context) {
 		if busy {
 			continue // a reconcile is listing it right now
 		}
-		if err := r.list(ctx, v); err != nil {
+		if err := r.list(ctx, v, time.Now().Add(-r.period)); err != nil {
 			log.Info("Failed to list remote configurations; reconciles read by id meanwhile", "account", v.account(), "error", err.Error())
 			continue
 		}

@@ -3,7 +3,9 @@ package controllers
 import (
 	"context"
 	"errors"
-	"iter"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,33 +15,46 @@ import (
 )
 
 // fakeAPI serves one account's configurations from memory and counts its
-// calls; a List may be slowed down or made to fail.
+// calls; a List may be slowed down or made to fail, as a whole or page by
+// page.
 type fakeAPI struct {
 	VoiceAPI
 	configs   []voice.Configuration
 	listDelay time.Duration
 	listErr   error
-	lists     atomic.Int32
-	gets      atomic.Int32
+	// pageErrs, when set, fails the next read of a page (by its index)
+	// once with the error it holds.
+	pageErrs map[int]error
+	lists    atomic.Int32 // walks begun: reads of the first page
+	pages    atomic.Int32 // reads of any page
+	gets     atomic.Int32
 }
 
 func (f *fakeAPI) AccountSID() string { return "AC1" }
 func (f *fakeAPI) Identity() string   { return "AC1/AC1/x" }
 
-func (f *fakeAPI) List(ctx context.Context, _ int) iter.Seq2[*voice.Configuration, error] {
-	return func(yield func(*voice.Configuration, error) bool) {
+func (f *fakeAPI) ListPage(_ context.Context, pageSize int, token string) (*voice.Page, error) {
+	f.pages.Add(1)
+	if token == "" {
 		f.lists.Add(1)
-		time.Sleep(f.listDelay)
-		if f.listErr != nil {
-			yield(nil, f.listErr)
-			return
-		}
-		for i := range f.configs {
-			if !yield(&f.configs[i], nil) {
-				return
-			}
-		}
 	}
+	time.Sleep(f.listDelay)
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	index := 0
+	if token != "" {
+		index, _ = strconv.Atoi(strings.TrimPrefix(token, "page-"))
+	}
+	if err := f.pageErrs[index]; err != nil {
+		delete(f.pageErrs, index)
+		return nil, err
+	}
+	page := &voice.Page{Configurations: f.configs[min(index*pageSize, len(f.configs)):min((index+1)*pageSize, len(f.configs))]}
+	if (index+1)*pageSize < len(f.configs) {
+		page.NextToken = fmt.Sprintf("page-%d", index+1)
+	}
+	return page, nil
 }
 
 func (f *fakeAPI) Get(_ context.Context, id string) (*voice.Configuration, error) {
@@ -66,7 +81,7 @@ func TestNameChecksShareOneList(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			holder, listed, err := view.holderOf(t.Context(), api, "two", since)
+			holder, listed, err := view.holderOf(t.Context(), api, "two", startedAfter(since))
 			if err != nil || holder != nil || listed.Before(since) {
 				t.Errorf("holderOf: %v, %v, %v", holder, listed, err)
 			}
@@ -76,7 +91,7 @@ func TestNameChecksShareOneList(t *testing.T) {
 	if n := api.lists.Load(); n > 2 {
 		t.Errorf("20 concurrent name checks made %d Lists, want 1 (2 at most, if one started before the rest arrived)", n)
 	}
-	holder, _, err := view.holderOf(t.Context(), api, "one", since)
+	holder, _, err := view.holderOf(t.Context(), api, "one", startedAfter(since))
 	if err != nil || holder == nil || holder.ID != "voice_clientconfiguration_1" {
 		t.Errorf("a taken name: %v, %v", holder, err)
 	}
@@ -101,7 +116,7 @@ func TestFailingListNeverHoldsReadsUp(t *testing.T) {
 			t.Fatalf("read while Lists fail: %v, %v", cfg, err)
 		}
 	}
-	_, _, err := view.holderOf(t.Context(), api, "two", time.Now())
+	_, _, err := view.holderOf(t.Context(), api, "two", startedAfter(time.Now()))
 	step := asStep(err)
 	if !errors.Is(err, errNameCheck) || step.class != classWaiting || step.after <= 0 {
 		t.Errorf("name check while Lists fail: %v (class %v, after %v), want a wait until the next try", err, step.class, step.after)
@@ -114,5 +129,76 @@ func TestFailingListNeverHoldsReadsUp(t *testing.T) {
 	}
 	if n := api.gets.Load(); n != 11 {
 		t.Errorf("%d GETs, want 11: each read falls back to one", n)
+	}
+}
+
+// TestInterruptedWalkGoesOnWhereItStopped checks that a List cut off by a
+// failed page (here the account's gate keeping it back after another
+// request's 429) goes on from that page, not from the first, and that the
+// walk, however long it took, still serves the name check that needed it.
+func TestInterruptedWalkGoesOnWhereItStopped(t *testing.T) {
+	api := newFakeAPI()
+	for i := 2; i <= 50; i++ {
+		api.configs = append(api.configs, voice.Configuration{ID: fmt.Sprintf("voice_clientconfiguration_%d", i), AccountSID: "AC1", UniqueName: fmt.Sprintf("name-%d", i)})
+	}
+	notSent := &voice.Error{Class: voice.ClassThrottled, NotSent: true, RetryAfter: time.Millisecond}
+	tooMany := &voice.Error{Class: voice.ClassThrottled, StatusCode: 429, RetryAfter: time.Millisecond}
+	api.pageErrs = map[int]error{1: notSent, 3: tooMany, 4: notSent}
+	view := newRemoteView(nil, ObserveList, time.Minute, 10) // 5 pages
+
+	tries := 0
+	var holder *voice.Configuration
+	for {
+		tries++
+		var err error
+		holder, _, err = view.holderOf(t.Context(), api, "name-50", nameCheck)
+		if err == nil {
+			break
+		}
+		if tries > 10 {
+			t.Fatalf("no List finished in 10 tries: %v", err)
+		}
+		time.Sleep(asStep(err).after)
+		if tries == 2 {
+			// The walk has now been going on for a while (the gate held it
+			// back for long): it still counts for the names.
+			view.view(api).partial.started = time.Now().Add(-30 * time.Second)
+		}
+	}
+	if holder == nil || holder.ID != "voice_clientconfiguration_50" {
+		t.Errorf("holder of name-50 = %v, want voice_clientconfiguration_50 (on the last page)", holder)
+	}
+	if tries != 4 {
+		t.Errorf("%d tries, want 4: three interrupted, one that finished", tries)
+	}
+	if n := api.lists.Load(); n != 1 {
+		t.Errorf("%d walks begun, want 1: each try went on where the last stopped", n)
+	}
+	if n := api.pages.Load(); n != 8 {
+		t.Errorf("%d page reads, want 8: 5 pages and the 3 failed reads", n)
+	}
+}
+
+// TestStaleInterruptedWalkStartsAgain checks that a walk begun before the
+// List a reader needs (one that starts after a create attempt) is not gone
+// on with: a fresh walk from the first page is.
+func TestStaleInterruptedWalkStartsAgain(t *testing.T) {
+	api := newFakeAPI()
+	api.configs = append(api.configs, voice.Configuration{ID: "voice_clientconfiguration_2", AccountSID: "AC1", UniqueName: "two"})
+	api.pageErrs = map[int]error{1: &voice.Error{Class: voice.ClassThrottled, NotSent: true, RetryAfter: time.Millisecond}}
+	view := newRemoteView(nil, ObserveList, time.Minute, 1) // 2 pages
+
+	if _, _, err := view.holderOf(t.Context(), api, "two", startedAfter(time.Now())); err == nil {
+		t.Fatal("the first try got through a failing page")
+	}
+	time.Sleep(minDefer + 5*time.Millisecond) // the gate's wait
+	attempt := time.Now()                     // a create attempt after the walk began
+	time.Sleep(time.Millisecond)
+	holder, listed, err := view.holderOf(t.Context(), api, "two", startedAfter(attempt))
+	if err != nil || holder == nil || listed.Before(attempt) {
+		t.Fatalf("holderOf after the attempt: %v, listed %v (attempt %v), %v", holder, listed, attempt, err)
+	}
+	if n := api.lists.Load(); n != 2 {
+		t.Errorf("%d walks begun, want 2: the one begun before the attempt proves nothing after it", n)
 	}
 }

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"iter"
 	"time"
 
 	"github.com/twilio-operator/voice-operator/internal/voice"
@@ -32,9 +31,11 @@ type VoiceAPI interface {
 	// Delete removes a configuration; a NotFound error means it was already
 	// gone. Idempotent.
 	Delete(ctx context.Context, id string) error
-	// List walks every configuration of the account, page by page; the
-	// reference offers no other way to find one by unique name. Read-only.
-	List(ctx context.Context, pageSize int) iter.Seq2[*voice.Configuration, error]
+	// ListPage reads one page of the account's configurations: the first
+	// with an empty token, then each page's NextToken until it is empty.
+	// The reference offers no other way to find one by unique name.
+	// Read-only.
+	ListPage(ctx context.Context, pageSize int, pageToken string) (*voice.Page, error)
 	// GetDefault reads the account's default configuration, or returns a
 	// NotFound error when none is set. Read-only.
 	GetDefault(ctx context.Context) (*voice.Configuration, error)
