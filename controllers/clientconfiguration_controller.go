@@ -50,7 +50,8 @@ type ClientConfigurationReconciler struct {
 	// PageSize is the page size of the Lists (default voice.DefaultPageSize).
 	PageSize int
 
-	remote *remoteView
+	remote  *remoteView
+	holders *holderIndex
 }
 
 // +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=clientconfigurations,verbs=get;list;watch;update;patch
@@ -163,7 +164,7 @@ func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev
 		}
 	}
 	if seen.owned == nil {
-		since := freshness(nameCheck)
+		since := nameCheck
 		if seen.vanished != "" {
 			// Someone changed the account behind our back: a List from
 			// before that proves nothing about the name.
@@ -451,15 +452,14 @@ func (r *ClientConfigurationReconciler) forgetRemote(obj *voicev1alpha1.ClientCo
 // configuration yields to any other holder; of two objects that both hold
 // it (a state an earlier version could leave), the older keeps it.
 func (r *ClientConfigurationReconciler) rivalFor(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, id string) (string, error) {
-	list := &voicev1alpha1.ClientConfigurationList{}
-	if err := r.Client.List(ctx, list, client.MatchingFields{remoteIndex: remoteIndexKey(api.AccountSID(), id)}); err != nil {
-		return "", transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("listing the owners of remote configuration %s: %w", id, err))
+	holders, err := r.holders.holders(ctx, api.AccountSID(), id)
+	if err != nil {
+		return "", transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("looking up the owners of remote configuration %s: %w", id, err))
 	}
 	holding := obj.Status.ID == id && obj.Status.AccountSID == api.AccountSID()
-	for i := range list.Items {
-		other := &list.Items[i]
-		if other.UID != obj.UID && (!holding || olderObject(other, obj)) {
-			return client.ObjectKeyFromObject(other).String(), nil
+	for _, other := range holders {
+		if other.uid != obj.UID && (!holding || other.older(obj)) {
+			return other.key.String(), nil
 		}
 	}
 	if owner, ok := r.remote.ownerOf(api, id); ok && owner.uid != obj.UID {
@@ -476,16 +476,6 @@ func (r *ClientConfigurationReconciler) rivalFor(ctx context.Context, obj *voice
 		r.remote.disown(api, id, owner.uid)
 	}
 	return "", nil
-}
-
-// olderObject orders objects by creation time, then namespace/name, so
-// every reconcile of every object agrees on which came first.
-func olderObject(a, b client.Object) bool {
-	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
-	if !ta.Equal(&tb) {
-		return ta.Before(&tb)
-	}
-	return client.ObjectKeyFromObject(a).String() < client.ObjectKeyFromObject(b).String()
 }
 
 // observeOnly reads the remote configuration, by id or by unique name, and
@@ -673,12 +663,6 @@ func (r *ClientConfigurationReconciler) event(ctx context.Context, obj *voicev1a
 	r.announce(ctx, obj, eventType, reason, action, note, args...)
 }
 
-// remoteIndex indexes ClientConfigurations by the remote configuration they
-// own (account/id), so that one remote configuration has one owner.
-const remoteIndex = ".status.remote"
-
-func remoteIndexKey(account, id string) string { return account + "/" + id }
-
 // SetupWithManager registers the controller: ClientConfigurations, and the
 // Secrets they name through a metadata-only watch (Secret contents are never
 // cached).
@@ -694,19 +678,14 @@ func (r *ClientConfigurationReconciler) SetupWithManager(ctx context.Context, mg
 	}
 	r.setUp()
 	r.remote = newRemoteView(mgr.GetClient(), r.Observe, r.ResyncPeriod, r.PageSize)
-	indexes := map[string]client.IndexerFunc{
-		credentialsIndex: func(o client.Object) []string { return secretsOf(o.(*voicev1alpha1.ClientConfiguration)) },
-		remoteIndex: func(o client.Object) []string {
-			if s := o.(*voicev1alpha1.ClientConfiguration).Status; s.ID != "" {
-				return []string{remoteIndexKey(s.AccountSID, s.ID)}
-			}
-			return nil
-		},
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &voicev1alpha1.ClientConfiguration{}, credentialsIndex, func(o client.Object) []string {
+		return secretsOf(o.(*voicev1alpha1.ClientConfiguration))
+	}); err != nil {
+		return fmt.Errorf("indexing ClientConfigurations by %s: %w", credentialsIndex, err)
 	}
-	for field, extract := range indexes {
-		if err := mgr.GetFieldIndexer().IndexField(ctx, &voicev1alpha1.ClientConfiguration{}, field, extract); err != nil {
-			return fmt.Errorf("indexing ClientConfigurations by %s: %w", field, err)
-		}
+	r.holders = newHolderIndex()
+	if err := r.holders.register(ctx, mgr.GetCache()); err != nil {
+		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&voicev1alpha1.ClientConfiguration{}, builder.WithPredicates(reconcileTriggers())).

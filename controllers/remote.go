@@ -2,8 +2,11 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -131,22 +134,30 @@ type owner struct {
 	key types.NamespacedName
 }
 
-// ownedConfig is an object's configuration as it was last found right.
+// ownedConfig is an object's configuration as it was last found right: its
+// id, and a digest of the fields the operator owns. It keeps no copy of
+// those strings: a List after it brings new ones, and the old would be
+// kept twice over for every object.
 type ownedConfig struct {
-	key  types.NamespacedName
 	id   string
-	seen remoteKey
+	seen digest
 }
 
-// remoteKey is the part of a configuration the operator owns, comparable.
-type remoteKey struct {
-	uniqueName, description, url, method string
-	nullDescription                      bool
-}
+// digest identifies the content of a configuration's owned fields.
+type digest [sha256.Size]byte
 
-func keyOf(cfg *voice.Configuration) remoteKey {
-	return remoteKey{uniqueName: cfg.UniqueName, description: deref(cfg.Description), nullDescription: cfg.Description == nil,
-		url: cfg.CallNotification.URL, method: cfg.CallNotification.Method}
+func digestOf(cfg *voice.Configuration) digest {
+	h := sha256.New()
+	for _, field := range []string{cfg.UniqueName, deref(cfg.Description), cfg.CallNotification.URL, cfg.CallNotification.Method} {
+		// Each field with its length first, so that no two contents read
+		// alike; and whether the description is null, which "" is not.
+		_ = binary.Write(h, binary.BigEndian, uint64(len(field)))
+		_, _ = io.WriteString(h, field)
+	}
+	_ = binary.Write(h, binary.BigEndian, cfg.Description == nil)
+	var d digest
+	h.Sum(d[:0])
+	return d
 }
 
 // view returns the identity's view, creating it on first use, and
@@ -200,28 +211,37 @@ func (r *remoteView) read(ctx context.Context, api VoiceAPI, id string, fresh bo
 	return api.Get(ctx, id)
 }
 
-// freshness is the oldest start of a List that may serve a reader, given
-// the view (read with v.mu held): it is asked again after every try, since
-// a walk changes what the name check accepts.
-type freshness func(v *accountView) time.Time
-
-// startedAfter accepts a List that started at t or later.
-func startedAfter(t time.Time) freshness {
-	return func(*accountView) time.Time { return t }
+// freshness says which Lists may serve a reader.
+type freshness struct {
+	// after: the List must have started at or after it.
+	after time.Time
+	// nameCheck: the List must be fresh enough to show a unique name free
+	// before a create: started at most nameCheckWalks times as long ago as
+	// it took, at least nameCheckMaxAge and at most nameCheckMaxAgeCap ago
+	// (see nameCheckMaxAge).
+	nameCheck bool
 }
 
+// startedAfter accepts a List that started at t or later.
+func startedAfter(t time.Time) freshness { return freshness{after: t} }
+
 // nameCheck accepts a List that may show a unique name free before a
-// create: one that started nameCheckWalks times as long ago as a walk of
-// the account takes (the last complete one, or the one going on, if
-// longer), at least nameCheckMaxAge and at most nameCheckMaxAgeCap ago
-// (see nameCheckMaxAge). So a walk that 429s keep cutting off and that
-// goes on where it stopped is still good for the names when it ends.
-func nameCheck(v *accountView) time.Time {
-	took := v.walk
-	if v.partial != nil {
-		took = max(took, time.Since(v.partial.started))
+// create.
+var nameCheck = freshness{nameCheck: true}
+
+// accepts reports whether a List that started at started and took took is
+// fresh enough. A walk still going on is judged as if it ended now: so one
+// that 429s keep cutting off, and that goes on where it stopped, still
+// proves names free when it ends, while a complete List is judged by its
+// own walk, never by a slower one after it.
+func (f freshness) accepts(started time.Time, took time.Duration) bool {
+	if started.Before(f.after) {
+		return false
 	}
-	return time.Now().Add(-min(max(nameCheckMaxAge, nameCheckWalks*took), nameCheckMaxAgeCap))
+	if f.nameCheck {
+		return !started.Before(time.Now().Add(-min(max(nameCheckMaxAge, nameCheckWalks*took), nameCheckMaxAgeCap)))
+	}
+	return true
 }
 
 // errNameCheck wraps every failure to tell whether a unique name is free.
@@ -267,16 +287,14 @@ func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, si
 // no fallback; a read by id does).
 func (r *remoteView) listedSince(ctx context.Context, v *accountView, since freshness, patient bool) error {
 	for {
-		v.mu.Lock()
-		oldest := since(v)
-		if early := time.Until(oldest); early > 0 {
+		if early := time.Until(since.after); early > 0 {
 			// A List that must start later than now: come back then.
-			v.mu.Unlock()
 			return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, after: early,
 				err: fmt.Errorf("waiting %s for a List that starts after the last create attempt", early.Round(time.Millisecond))}
 		}
+		v.mu.Lock()
 		switch {
-		case !v.listed.IsZero() && !v.listed.Before(oldest):
+		case !v.listed.IsZero() && since.accepts(v.listed, v.walk):
 			v.mu.Unlock()
 			return nil
 		case v.listing != nil && (patient || v.failures == 0):
@@ -298,7 +316,7 @@ func (r *remoteView) listedSince(ctx context.Context, v *accountView, since fres
 		}
 		v.listing = make(chan struct{})
 		v.mu.Unlock()
-		if err := r.list(ctx, v, oldest); err != nil {
+		if err := r.list(ctx, v, since); err != nil {
 			return err
 		}
 	}
@@ -318,16 +336,16 @@ type walk struct {
 // A page that fails (a 503 the client's retries did not get through, a
 // 429, or the account's gate keeping the request back) interrupts the walk
 // but does not end it: the next List goes on from that page, if the walk
-// started at or after oldest. So a walk of many pages finishes however
+// is fresh enough for its reader. So a walk of many pages finishes however
 // often other requests' 429s close the gate, and its result is that of
 // one slow walk started when its first page was read.
-func (r *remoteView) list(ctx context.Context, v *accountView, oldest time.Time) error {
+func (r *remoteView) list(ctx context.Context, v *accountView, fresh freshness) error {
 	v.mu.Lock()
 	api := v.api
 	w := v.partial
 	v.partial = nil
 	v.mu.Unlock()
-	if w == nil || w.started.Before(oldest) {
+	if w == nil || !fresh.accepts(w.started, time.Since(w.started)) {
 		w = &walk{started: time.Now(), items: map[string]voice.Configuration{}, tokens: map[string]bool{}}
 	}
 
@@ -457,7 +475,7 @@ func (r *remoteView) verified(api VoiceAPI, obj client.Object, cfg *voice.Config
 	v := r.view(api)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.good[obj.GetUID()] = ownedConfig{key: client.ObjectKeyFromObject(obj), id: cfg.ID, seen: keyOf(cfg)}
+	v.good[obj.GetUID()] = ownedConfig{id: cfg.ID, seen: digestOf(cfg)}
 }
 
 // unchangedSince reports whether cfg is exactly what obj's reconcile last
@@ -467,7 +485,7 @@ func (r *remoteView) unchangedSince(api VoiceAPI, obj client.Object, cfg *voice.
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	good, ok := v.good[obj.GetUID()]
-	return ok && good.id == cfg.ID && good.seen == keyOf(cfg)
+	return ok && good.id == cfg.ID && good.seen == digestOf(cfg)
 }
 
 // claim makes obj the owner of configuration id in this process, unless
@@ -607,7 +625,7 @@ func (r *remoteView) resync(ctx context.Context) {
 		if busy {
 			continue // a reconcile is listing it right now
 		}
-		if err := r.list(ctx, v, time.Now().Add(-r.period)); err != nil {
+		if err := r.list(ctx, v, startedAfter(time.Now().Add(-r.period))); err != nil {
 			log.Info("Failed to list remote configurations; reconciles read by id meanwhile", "account", v.account(), "error", err.Error())
 			continue
 		}
@@ -649,5 +667,5 @@ func (v *accountView) outOfDate(obj *voicev1alpha1.ClientConfiguration) bool {
 	defer v.mu.Unlock()
 	good := v.good[obj.UID]
 	remote, ok := v.items[obj.Status.ID]
-	return !ok || good.id != obj.Status.ID || good.seen != keyOf(&remote)
+	return !ok || good.id != obj.Status.ID || good.seen != digestOf(&remote)
 }

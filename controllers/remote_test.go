@@ -202,3 +202,62 @@ func TestStaleInterruptedWalkStartsAgain(t *testing.T) {
 		t.Errorf("%d walks begun, want 2: the one begun before the attempt proves nothing after it", n)
 	}
 }
+
+// TestDigestTellsOwnedContentsApart checks that the digest a resync
+// compares with tells apart every change of an owned field, a null from an
+// empty description, and fields whose bytes only moved across a boundary.
+func TestDigestTellsOwnedContentsApart(t *testing.T) {
+	empty, text := "", "front desk"
+	base := voice.Configuration{ID: "voice_clientconfiguration_1", AccountSID: "AC1", UniqueName: "desk", Description: &text,
+		CallNotification: voice.CallNotification{URL: "https://example.com/hook", Method: "POST"}}
+	variants := map[string]func(c *voice.Configuration){
+		"unique name":       func(c *voice.Configuration) { c.UniqueName = "desk2" },
+		"description":       func(c *voice.Configuration) { other := "back desk"; c.Description = &other },
+		"empty description": func(c *voice.Configuration) { c.Description = &empty },
+		"null description":  func(c *voice.Configuration) { c.Description = nil },
+		"url":               func(c *voice.Configuration) { c.CallNotification.URL = "https://example.com/hook2" },
+		"method":            func(c *voice.Configuration) { c.CallNotification.Method = "GET" },
+		"a boundary moved":  func(c *voice.Configuration) { c.UniqueName = "deskfront"; d := " desk"; c.Description = &d },
+	}
+	seen := map[digest]string{digestOf(&base): "base"}
+	for name, change := range variants {
+		c := base
+		change(&c)
+		d := digestOf(&c)
+		if other, dup := seen[d]; dup {
+			t.Errorf("changing the %s gives the digest of %s", name, other)
+		}
+		seen[d] = name
+	}
+	same := base
+	same.ID, same.AccountSID = "voice_clientconfiguration_2", "AC2" // not owned fields
+	if digestOf(&same) != digestOf(&base) {
+		t.Error("the digest depends on fields the operator does not own")
+	}
+}
+
+// TestSlowWalkNeverMakesAnOldListFresh checks that a walk going on for long
+// (the List fails page after page) does not stretch the name check's
+// window for the complete List before it: that List is judged by its own
+// walk, and is too old.
+func TestSlowWalkNeverMakesAnOldListFresh(t *testing.T) {
+	api := newFakeAPI()
+	view := newRemoteView(nil, ObserveList, time.Minute, 50)
+	if _, _, err := view.holderOf(t.Context(), api, "two", nameCheck); err != nil {
+		t.Fatalf("the first name check: %v", err)
+	}
+	v := view.view(api)
+	v.mu.Lock()
+	v.listed = time.Now().Add(-2 * nameCheckMaxAge) // a quick walk, long ago
+	v.partial = &walk{started: time.Now().Add(-time.Minute), items: map[string]voice.Configuration{}, tokens: map[string]bool{}}
+	v.mu.Unlock()
+	api.listErr = &voice.Error{Class: voice.ClassUnavailable, StatusCode: 503}
+
+	holder, listed, err := view.holderOf(t.Context(), api, "two", nameCheck)
+	if err == nil {
+		t.Fatalf("a name check was answered (holder %v) by the List of %v, older than its window", holder, listed)
+	}
+	if !errors.Is(err, errNameCheck) {
+		t.Errorf("error %v, want one that says the name cannot be told free", err)
+	}
+}

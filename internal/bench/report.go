@@ -17,7 +17,16 @@ import (
 // scrape reads the operator's metrics as "name{k="v",...}" → value.
 func (op *operator) scrape() (map[string]float64, error) {
 	client := http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get(op.MetricsURL())
+	req, err := http.NewRequest(http.MethodGet, op.MetricsURL(), nil)
+	if err != nil {
+		return nil, err
+	}
+	// Uncompressed: the operator keeps a gzip writer (~0.9 MB) pooled
+	// after each compressed answer, and the bench reads its metrics four
+	// times a second, far more often than Prometheus; the pool it would
+	// keep alive is the bench's own weight, not the operator's.
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

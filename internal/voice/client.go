@@ -675,6 +675,15 @@ func (c *Client) verify(cfg *Configuration) error {
 		return &Error{Class: ClassAccountMismatch, Account: cfg.AccountSID, ID: cfg.ID,
 			Message: fmt.Sprintf("the API answered for account %s, not %s as the credentials claim", sanitize(cfg.AccountSID, 64), c.creds.AccountSID)}
 	}
+	// The same string, shared: a caller that keeps thousands of
+	// configurations (a List snapshot) keeps one copy of it, not one each.
+	cfg.AccountSID = c.creds.AccountSID
+	switch cfg.CallNotification.Method {
+	case http.MethodGet:
+		cfg.CallNotification.Method = http.MethodGet
+	case http.MethodPost:
+		cfg.CallNotification.Method = http.MethodPost
+	}
 	return nil
 }
 

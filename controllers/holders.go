@@ -1,0 +1,139 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+)
+
+// holderIndex finds the ClientConfigurations whose status holds a remote
+// configuration (account and id): the question rivalFor asks so that a
+// remote configuration has one owner. It is kept from the informer's
+// events instead of a field index of the cache, which keeps a set of keys
+// for every value, twice (per namespace and for all): about 900 bytes for
+// each object, where a remote id is held by one object; this keeps about
+// 150, and shares the object's own strings.
+type holderIndex struct {
+	mu     sync.RWMutex
+	byID   map[remoteRef][]holder
+	synced func() bool
+}
+
+// remoteRef names a remote configuration: its account and id.
+type remoteRef struct{ account, id string }
+
+// holder is an object that holds a remote configuration in its status.
+type holder struct {
+	uid     types.UID
+	key     types.NamespacedName
+	created metav1.Time
+}
+
+func newHolderIndex() *holderIndex {
+	return &holderIndex{byID: map[remoteRef][]holder{}, synced: func() bool { return false }}
+}
+
+// register keeps the index from the events of the cache's
+// ClientConfiguration informer.
+func (h *holderIndex) register(ctx context.Context, c cache.Cache) error {
+	informer, err := c.GetInformer(ctx, &voicev1alpha1.ClientConfiguration{})
+	if err != nil {
+		return fmt.Errorf("getting the ClientConfiguration informer: %w", err)
+	}
+	reg, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { h.update(nil, asClientConfiguration(obj)) },
+		UpdateFunc: func(old, obj any) { h.update(asClientConfiguration(old), asClientConfiguration(obj)) },
+		DeleteFunc: func(obj any) { h.update(asClientConfiguration(obj), nil) },
+	})
+	if err != nil {
+		return fmt.Errorf("watching ClientConfigurations for the holder index: %w", err)
+	}
+	h.mu.Lock()
+	h.synced = reg.HasSynced
+	h.mu.Unlock()
+	return nil
+}
+
+// asClientConfiguration unwraps an informer event's object (nil for
+// anything else).
+func asClientConfiguration(obj any) *voicev1alpha1.ClientConfiguration {
+	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	cc, _ := obj.(*voicev1alpha1.ClientConfiguration)
+	return cc
+}
+
+// refOf is the remote configuration obj holds, if any.
+func refOf(obj *voicev1alpha1.ClientConfiguration) (remoteRef, bool) {
+	if obj == nil || obj.Status.ID == "" {
+		return remoteRef{}, false
+	}
+	return remoteRef{account: obj.Status.AccountSID, id: obj.Status.ID}, true
+}
+
+// update moves an object from what its old version held to what its new
+// one holds (nil: none, or gone).
+func (h *holderIndex) update(old, obj *voicev1alpha1.ClientConfiguration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ref, ok := refOf(old); ok {
+		h.remove(ref, old.UID)
+	}
+	if ref, ok := refOf(obj); ok {
+		h.remove(ref, obj.UID) // an Add for an object already known (a relist)
+		h.byID[ref] = append(h.byID[ref], holder{uid: obj.UID, key: client.ObjectKeyFromObject(obj), created: obj.CreationTimestamp})
+	}
+}
+
+func (h *holderIndex) remove(ref remoteRef, uid types.UID) {
+	holders := slices.DeleteFunc(h.byID[ref], func(o holder) bool { return o.uid == uid })
+	if len(holders) == 0 {
+		delete(h.byID, ref)
+		return
+	}
+	h.byID[ref] = holders
+}
+
+// holders returns the objects that hold configuration id of account, as
+// the cache last showed them. Right after a start it first waits (briefly:
+// the cache has synced before any reconcile runs) until the index has seen
+// the informer's whole initial list.
+func (h *holderIndex) holders(ctx context.Context, account, id string) ([]holder, error) {
+	h.mu.RLock()
+	synced := h.synced
+	h.mu.RUnlock()
+	if !synced() {
+		if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, holderSyncTimeout, true, func(context.Context) (bool, error) {
+			return synced(), nil
+		}); err != nil {
+			return nil, fmt.Errorf("the index of the objects that hold remote configurations has not seen them all yet: %w", err)
+		}
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return slices.Clone(h.byID[remoteRef{account: account, id: id}]), nil
+}
+
+// holderSyncTimeout bounds the wait for the index after a start.
+const holderSyncTimeout = 10 * time.Second
+
+// older orders holders as olderObject orders objects.
+func (o holder) older(than client.Object) bool {
+	tb := than.GetCreationTimestamp()
+	if !o.created.Equal(&tb) {
+		return o.created.Before(&tb)
+	}
+	return o.key.String() < client.ObjectKeyFromObject(than).String()
+}
