@@ -677,13 +677,13 @@ func (r *ClientConfigurationReconciler) SetupWithManager(ctx context.Context, mg
 		r.PageSize = voice.DefaultPageSize
 	}
 	r.setUp()
-	r.remote = newRemoteView(mgr.GetClient(), r.Observe, r.ResyncPeriod, r.PageSize)
+	r.holders = newHolderIndex()
+	r.remote = newRemoteView(r.holders, r.Observe, r.ResyncPeriod, r.PageSize)
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &voicev1alpha1.ClientConfiguration{}, credentialsIndex, func(o client.Object) []string {
 		return secretsOf(o.(*voicev1alpha1.ClientConfiguration))
 	}); err != nil {
 		return fmt.Errorf("indexing ClientConfigurations by %s: %w", credentialsIndex, err)
 	}
-	r.holders = newHolderIndex()
 	if err := r.holders.register(ctx, mgr.GetCache()); err != nil {
 		return err
 	}

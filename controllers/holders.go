@@ -35,9 +35,10 @@ type remoteRef struct{ account, id string }
 
 // holder is an object that holds a remote configuration in its status.
 type holder struct {
-	uid     types.UID
-	key     types.NamespacedName
-	created metav1.Time
+	uid      types.UID
+	key      types.NamespacedName
+	created  metav1.Time
+	deleting bool
 }
 
 func newHolderIndex() *holderIndex {
@@ -93,7 +94,8 @@ func (h *holderIndex) update(old, obj *voicev1alpha1.ClientConfiguration) {
 	}
 	if ref, ok := refOf(obj); ok {
 		h.remove(ref, obj.UID) // an Add for an object already known (a relist)
-		h.byID[ref] = append(h.byID[ref], holder{uid: obj.UID, key: client.ObjectKeyFromObject(obj), created: obj.CreationTimestamp})
+		h.byID[ref] = append(h.byID[ref], holder{uid: obj.UID, key: client.ObjectKeyFromObject(obj), created: obj.CreationTimestamp,
+			deleting: !obj.DeletionTimestamp.IsZero()})
 	}
 }
 
@@ -124,6 +126,19 @@ func (h *holderIndex) holders(ctx context.Context, account, id string) ([]holder
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return slices.Clone(h.byID[remoteRef{account: account, id: id}]), nil
+}
+
+// each calls f for every object that holds a configuration, with the
+// configuration's id, while the index is read-locked: f must not block,
+// nor call back into the index.
+func (h *holderIndex) each(f func(id string, o holder)) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for ref, holders := range h.byID {
+		for _, o := range holders {
+			f(ref.id, o)
+		}
+	}
 }
 
 // holderSyncTimeout bounds the wait for the index after a start.

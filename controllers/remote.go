@@ -6,10 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -73,7 +73,7 @@ const listBackoff = time.Second
 // GET before anything is concluded, and a unique name it shows free is
 // trusted only if the List started at most nameCheckMaxAge ago.
 type remoteView struct {
-	objects  client.Reader
+	holders  *holderIndex // the objects that hold a configuration, for resync
 	mode     ObserveMode
 	period   time.Duration
 	pageSize int
@@ -83,9 +83,9 @@ type remoteView struct {
 	accounts map[string]*accountView // by VoiceAPI.Identity
 }
 
-func newRemoteView(objects client.Reader, mode ObserveMode, period time.Duration, pageSize int) *remoteView {
+func newRemoteView(holders *holderIndex, mode ObserveMode, period time.Duration, pageSize int) *remoteView {
 	return &remoteView{
-		objects:  objects,
+		holders:  holders,
 		mode:     mode,
 		period:   period,
 		pageSize: pageSize,
@@ -147,17 +147,21 @@ type ownedConfig struct {
 type digest [sha256.Size]byte
 
 func digestOf(cfg *voice.Configuration) digest {
-	h := sha256.New()
-	for _, field := range []string{cfg.UniqueName, deref(cfg.Description), cfg.CallNotification.URL, cfg.CallNotification.Method} {
-		// Each field with its length first, so that no two contents read
-		// alike; and whether the description is null, which "" is not.
-		_ = binary.Write(h, binary.BigEndian, uint64(len(field)))
-		_, _ = io.WriteString(h, field)
+	// Each field with its length first, so that no two contents read
+	// alike; then whether the description is null, which "" is not. Built
+	// on the stack for the usual sizes: a resync digests every object.
+	var stack [512]byte
+	b := stack[:0]
+	for _, field := range [...]string{cfg.UniqueName, deref(cfg.Description), cfg.CallNotification.URL, cfg.CallNotification.Method} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(field)))
+		b = append(b, field...)
 	}
-	_ = binary.Write(h, binary.BigEndian, cfg.Description == nil)
-	var d digest
-	h.Sum(d[:0])
-	return d
+	if cfg.Description == nil {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	return sha256.Sum256(b)
 }
 
 // view returns the identity's view, creating it on first use, and
@@ -341,12 +345,13 @@ type walk struct {
 // one slow walk started when its first page was read.
 func (r *remoteView) list(ctx context.Context, v *accountView, fresh freshness) error {
 	v.mu.Lock()
-	api := v.api
-	w := v.partial
+	api, w, known := v.api, v.partial, len(v.items)
 	v.partial = nil
 	v.mu.Unlock()
 	if w == nil || !fresh.accepts(w.started, time.Since(w.started)) {
-		w = &walk{started: time.Now(), items: map[string]voice.Configuration{}, tokens: map[string]bool{}}
+		// Sized for the last List: a map grown entry by entry leaves as
+		// much garbage behind as it holds.
+		w = &walk{started: time.Now(), items: make(map[string]voice.Configuration, known), tokens: map[string]bool{}}
 	}
 
 	var err error
@@ -587,13 +592,6 @@ func (r *remoteView) Start(ctx context.Context) error {
 // resync is one period's work.
 func (r *remoteView) resync(ctx context.Context) {
 	log := ctrl.LoggerFrom(ctx).WithName("remote-view")
-	objs := &voicev1alpha1.ClientConfigurationList{}
-	// Read-only use of the cached objects: no deep copy of thousands of them
-	// every period.
-	if err := r.objects.List(ctx, objs, client.UnsafeDisableDeepCopy); err != nil {
-		log.Error(err, "Failed to list ClientConfigurations")
-		return
-	}
 	r.mu.Lock()
 	views := make(map[string]*accountView, len(r.accounts))
 	for identity, v := range r.accounts {
@@ -631,18 +629,23 @@ func (r *remoteView) resync(ctx context.Context) {
 		}
 		listed[v] = true
 	}
-	for i := range objs.Items {
-		obj := &objs.Items[i]
-		if obj.Status.ID == "" || !obj.DeletionTimestamp.IsZero() {
-			continue
+	// The objects come from the holder index, not from a List of the
+	// cache, which would copy every object into a list each period.
+	var stale []types.NamespacedName
+	r.holders.each(func(id string, o holder) {
+		if o.deleting {
+			return // its own reconcile is deleting it
 		}
-		v, known := watched[obj.UID]
-		if known && !listed[v] {
-			continue // its List failed: nothing new is known
+		v, known := watched[o.uid]
+		switch {
+		case known && !listed[v]:
+			// Its List failed: nothing new is known.
+		case !known, v.outOfDate(o.uid, id):
+			stale = append(stale, o.key)
 		}
-		if known && !v.outOfDate(obj) {
-			continue
-		}
+	})
+	for _, key := range stale {
+		obj := &voicev1alpha1.ClientConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 		select {
 		case r.events <- event.GenericEvent{Object: obj}:
 		case <-ctx.Done():
@@ -658,14 +661,14 @@ func (v *accountView) account() string {
 	return v.api.AccountSID()
 }
 
-// outOfDate reports whether obj needs a reconcile: its remote configuration
-// is missing, or differs from what obj's own reconcile last found right.
-// Spec changes reach the controller through its watch, so they need no
-// comparison here.
-func (v *accountView) outOfDate(obj *voicev1alpha1.ClientConfiguration) bool {
+// outOfDate reports whether the object uid, which holds configuration id,
+// needs a reconcile: the configuration is missing, or differs from what
+// the object's own reconcile last found right. Spec changes reach the
+// controller through its watch, so they need no comparison here.
+func (v *accountView) outOfDate(uid types.UID, id string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	good := v.good[obj.UID]
-	remote, ok := v.items[obj.Status.ID]
-	return !ok || good.id != obj.Status.ID || good.seen != digestOf(&remote)
+	good := v.good[uid]
+	remote, ok := v.items[id]
+	return !ok || good.id != id || good.seen != digestOf(&remote)
 }

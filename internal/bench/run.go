@@ -102,6 +102,11 @@ type Phase struct {
 	// HandoverSeconds is, in the handover phase, the time from the
 	// leader's SIGTERM to the standby's first reconcile.
 	HandoverSeconds float64 `json:"handoverSeconds,omitempty"`
+	// PeakHeapBytes and PeakAnonBytes are the operator's largest heap in
+	// use and anonymous resident memory sampled during the phase (of the
+	// process running at its end), to tell which phase sets the run's peak.
+	PeakHeapBytes uint64 `json:"peakHeapBytes,omitempty"`
+	PeakAnonBytes uint64 `json:"peakAnonBytes,omitempty"`
 }
 
 // Result is a run: its configuration, its phases, and the operator's
@@ -172,6 +177,7 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 		logf("%s: %s", cfg.Name(), p.name)
 		e.Sim.ResetCalls()
 		counted := op // restart replaces op, and counts its writes itself
+		counted.phasePeaks()
 		before, err := counted.kubeWrites()
 		if err != nil {
 			return nil, err
@@ -185,6 +191,7 @@ func (e *bench) run(ctx context.Context, cfg Config, logf func(string, ...any)) 
 			return nil, fmt.Errorf("%s phase: %w", p.name, err)
 		}
 		phase.Name, phase.Remote = p.name, e.Sim.Calls()
+		phase.PeakHeapBytes, phase.PeakAnonBytes = op.phasePeaks()
 		if cfg.ProfileDir != "" {
 			if err := op.saveHeapProfile(filepath.Join(cfg.ProfileDir, fmt.Sprintf("heap-%d-%s-%s.pprof", cfg.Objects, cfg.Observe, p.name))); err != nil {
 				logf("heap profile: %v", err)
@@ -618,6 +625,18 @@ type operator struct {
 	heapPeak   uint64
 	anonPeak   uint64
 	filePeak   uint64
+	// phaseHeap and phaseAnon are the peaks since phasePeaks last ran.
+	phaseHeap, phaseAnon uint64
+}
+
+// phasePeaks returns the peaks of heap and anonymous memory since it was
+// last called, and starts again.
+func (op *operator) phasePeaks() (heap, anon uint64) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	heap, anon = op.phaseHeap, op.phaseAnon
+	op.phaseHeap, op.phaseAnon = 0, 0
+	return heap, anon
 }
 
 // startOperator starts the operator binary for a benchmark run, and
@@ -661,12 +680,13 @@ func (op *operator) sampleHeap() {
 		if m, err := op.scrape(); err == nil {
 			heap := uint64(m["go_memstats_heap_inuse_bytes"])
 			op.mu.Lock()
-			op.heapPeak = max(op.heapPeak, heap)
+			op.heapPeak, op.phaseHeap = max(op.heapPeak, heap), max(op.phaseHeap, heap)
 			op.mu.Unlock()
 		}
 		anon, file := op.resident()
 		op.mu.Lock()
 		op.anonPeak, op.filePeak = max(op.anonPeak, anon), max(op.filePeak, file)
+		op.phaseAnon = max(op.phaseAnon, anon)
 		op.mu.Unlock()
 		select {
 		case <-op.stopSample:
