@@ -87,16 +87,30 @@ func refOf(obj *voicev1alpha1.ClientConfiguration) (remoteRef, bool) {
 // update moves an object from what its old version held to what its new
 // one holds (nil: none, or gone).
 func (h *holderIndex) update(old, obj *voicev1alpha1.ClientConfiguration) {
+	oldRef, held := refOf(old)
+	ref, holds := refOf(obj)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if ref, ok := refOf(old); ok {
-		h.remove(ref, old.UID)
+	if held && (!holds || oldRef != ref) {
+		h.remove(oldRef, old.UID)
 	}
-	if ref, ok := refOf(obj); ok {
-		h.remove(ref, obj.UID) // an Add for an object already known (a relist)
-		h.byID[ref] = append(h.byID[ref], holder{uid: obj.UID, key: client.ObjectKeyFromObject(obj), created: obj.CreationTimestamp,
+	if holds {
+		h.put(ref, holder{uid: obj.UID, key: client.ObjectKeyFromObject(obj), created: obj.CreationTimestamp,
 			deleting: !obj.DeletionTimestamp.IsZero()})
 	}
+}
+
+// put records o as a holder of ref, in place if it is one already (a
+// status update, or an Add of a relist).
+func (h *holderIndex) put(ref remoteRef, o holder) {
+	holders := h.byID[ref]
+	for i := range holders {
+		if holders[i].uid == o.uid {
+			holders[i] = o
+			return
+		}
+	}
+	h.byID[ref] = append(holders, o)
 }
 
 func (h *holderIndex) remove(ref remoteRef, uid types.UID) {
