@@ -330,8 +330,7 @@ func (r *remoteView) listedSince(ctx context.Context, v *accountView, since fres
 type walk struct {
 	started time.Time
 	items   map[string]voice.Configuration // by id
-	token   string                         // the page to read next; "" for the first
-	tokens  map[string]bool                // the pages read, to stop a loop
+	cursor  voice.Cursor                   // the page to read next
 }
 
 // list reads every configuration of the identity into its view. Exactly one
@@ -351,12 +350,12 @@ func (r *remoteView) list(ctx context.Context, v *accountView, fresh freshness) 
 	if w == nil || !fresh.accepts(w.started, time.Since(w.started)) {
 		// Sized for the last List: a map grown entry by entry leaves as
 		// much garbage behind as it holds.
-		w = &walk{started: time.Now(), items: make(map[string]voice.Configuration, known), tokens: map[string]bool{}}
+		w = &walk{started: time.Now(), items: make(map[string]voice.Configuration, known)}
 	}
 
 	var err error
 	for {
-		page, perr := api.ListPage(ctx, r.pageSize, w.token)
+		page, perr := api.ListPage(ctx, r.pageSize, w.cursor.Token)
 		if perr != nil {
 			err = remoteError("listing remote configurations", perr)
 			if voice.ClassOf(perr) == voice.ClassInvalid {
@@ -371,16 +370,15 @@ func (r *remoteView) list(ctx context.Context, v *accountView, fresh freshness) 
 		for _, cfg := range page.Configurations {
 			w.items[cfg.ID] = cfg
 		}
-		if page.NextToken == "" {
-			break
-		}
-		if w.tokens[page.NextToken] {
-			err = transient(voicev1alpha1.ReasonRemoteUnavailable, errors.New("listing remote configurations: pagination loops: a next_token repeated"))
+		more, aerr := w.cursor.Advance(page)
+		if aerr != nil {
+			err = transient(voicev1alpha1.ReasonRemoteUnavailable, fmt.Errorf("listing remote configurations: %w", aerr))
 			w = nil
 			break
 		}
-		w.tokens[page.NextToken] = true
-		w.token = page.NextToken
+		if !more {
+			break
+		}
 	}
 
 	v.mu.Lock()

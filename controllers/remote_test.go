@@ -249,7 +249,7 @@ func TestSlowWalkNeverMakesAnOldListFresh(t *testing.T) {
 	v := view.view(api)
 	v.mu.Lock()
 	v.listed = time.Now().Add(-2 * nameCheckMaxAge) // a quick walk, long ago
-	v.partial = &walk{started: time.Now().Add(-time.Minute), items: map[string]voice.Configuration{}, tokens: map[string]bool{}}
+	v.partial = &walk{started: time.Now().Add(-time.Minute), items: map[string]voice.Configuration{}}
 	v.mu.Unlock()
 	api.listErr = &voice.Error{Class: voice.ClassUnavailable, StatusCode: 503}
 
@@ -271,5 +271,34 @@ func BenchmarkDigest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = digestOf(&cfg)
+	}
+}
+
+// loopingAPI answers every page with the same next_token.
+type loopingAPI struct{ *fakeAPI }
+
+func (l loopingAPI) ListPage(ctx context.Context, pageSize int, _ string) (*voice.Page, error) {
+	page, err := l.fakeAPI.ListPage(ctx, pageSize, "")
+	if err == nil {
+		page.NextToken = "page-1"
+	}
+	return page, err
+}
+
+// TestLoopingPaginationEndsTheWalk checks that a List whose next_token
+// repeats ends with a failure the name check reports, not a walk that
+// never ends, and that the next try starts from the first page again.
+func TestLoopingPaginationEndsTheWalk(t *testing.T) {
+	api := loopingAPI{newFakeAPI()}
+	view := newRemoteView(nil, ObserveList, time.Minute, 50)
+	_, _, err := view.holderOf(t.Context(), api, "two", nameCheck)
+	if !errors.Is(err, errNameCheck) || !strings.Contains(err.Error(), "next_token repeated") {
+		t.Fatalf("a looping List: %v, want a failed name check that says the token repeated", err)
+	}
+	if n := api.pages.Load(); n != 2 {
+		t.Errorf("%d page reads, want 2: the first, and the one whose token repeated", n)
+	}
+	if p := view.view(api).partial; p != nil {
+		t.Errorf("the looping walk is kept to go on with (token %q); the next must start over", p.cursor.Token)
 	}
 }

@@ -213,19 +213,43 @@ func collectionMissing(err error) error {
 	return &cp
 }
 
+// Cursor follows a walk through the pages of a List: Token is the page to
+// read next ("" for the first). A walk that stops at a failed page can go
+// on from Token later.
+type Cursor struct {
+	Token string
+	seen  map[string]bool
+}
+
+// Advance moves past page. more is false after the last page; a
+// next_token that repeats ends the walk with a ClassMalformed error
+// instead of looping forever.
+func (c *Cursor) Advance(page *Page) (more bool, err error) {
+	if page.NextToken == "" {
+		return false, nil
+	}
+	if c.seen[page.NextToken] {
+		return false, &Error{Op: "list", Class: ClassMalformed, Message: "pagination loops: a next_token repeated"}
+	}
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	c.seen[page.NextToken] = true
+	c.Token = page.NextToken
+	return true, nil
+}
+
 // List walks every page, pageSize configurations a page (<= 0: the
 // Factory's Options.PageSize). On an error it yields (nil, err) once and
-// stops. A next_token that repeats ends the walk with a ClassMalformed
-// error instead of looping forever.
+// stops, a repeating next_token included (see Cursor).
 func (c *Client) List(ctx context.Context, pageSize int) iter.Seq2[*Configuration, error] {
 	if pageSize <= 0 {
 		pageSize = c.f.opts.PageSize
 	}
 	return func(yield func(*Configuration, error) bool) {
-		token := ""
-		seen := map[string]bool{}
+		var cursor Cursor
 		for {
-			page, err := c.ListPage(ctx, pageSize, token)
+			page, err := c.ListPage(ctx, pageSize, cursor.Token)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -235,15 +259,14 @@ func (c *Client) List(ctx context.Context, pageSize int) iter.Seq2[*Configuratio
 					return
 				}
 			}
-			if page.NextToken == "" {
+			more, err := cursor.Advance(page)
+			if err != nil {
+				yield(nil, err)
 				return
 			}
-			if seen[page.NextToken] {
-				yield(nil, &Error{Op: "list", Class: ClassMalformed, Message: "pagination loops: a next_token repeated"})
+			if !more {
 				return
 			}
-			seen[page.NextToken] = true
-			token = page.NextToken
 		}
 	}
 }
