@@ -208,7 +208,7 @@ func run(ctx context.Context, o options) error {
 		// Cached objects keep only what the controllers read: managedFields
 		// and kubectl's last-applied copy can double an object's size, and
 		// with thousands of objects the cache is most of the memory.
-		Cache: cache.Options{DefaultTransform: controllers.TrimForCache, DefaultNamespaces: namespaces},
+		Cache: cache.Options{DefaultTransform: controllers.CompactForCache, DefaultNamespaces: namespaces},
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -224,11 +224,15 @@ func run(ctx context.Context, o options) error {
 		Observer:       m.ObserveRequest,
 		WrapTransport:  fence.WrapTransport,
 	})
+	recorder, err := controllers.NewEventRecorder(mgr, "voice-operator")
+	if err != nil {
+		return err
+	}
 	deps := controllers.Deps{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Clients:      controllers.NewClientFactory(factory),
-		Recorder:     mgr.GetEventRecorder("voice-operator"),
+		Recorder:     recorder,
 		ResyncPeriod: o.resync,
 		Metrics:      m,
 	}

@@ -58,7 +58,7 @@ type ClientConfigurationReconciler struct {
 // +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=clientconfigurations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=clientconfigurations/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // Reconcile runs the skeleton of reconcile.go for a ClientConfiguration.
 func (r *ClientConfigurationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -254,11 +254,9 @@ func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1
 	return nil
 }
 
-// updateReason gives each source of a PUT its own Event reason. Events
-// (events.k8s.io/v1) of one object with the same reason and action merge
-// into a series that keeps the first note for 6 minutes: with one reason
-// for all PUTs, a rotated password would be reported as the remote change
-// that preceded it.
+// updateReason gives each source of a PUT its own Event reason, so that
+// `kubectl events --for` can be filtered by cause: the spec, a change made
+// in Twilio, or a rotated password.
 var updateReason = map[string]string{
 	sourceSpec:   eventUpdated,
 	sourceRemote: eventCorrected,

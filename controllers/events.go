@@ -1,14 +1,34 @@
 package controllers
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
+	"github.com/twilio-operator/voice-operator/internal/eventrecorder"
 )
+
+// NewEventRecorder returns the recorder of the operator's Events, added to
+// mgr to write them: one that keeps no copy of what it wrote (see package
+// eventrecorder), where the manager's own would keep each for minutes.
+func NewEventRecorder(mgr ctrl.Manager, controller string) (events.EventRecorder, error) {
+	client, err := eventsv1client.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("creating the Events client: %w", err)
+	}
+	recorder := eventrecorder.New(mgr.GetScheme(), eventrecorder.APISink{Client: client}, controller, mgr.GetLogger().WithName("events"), eventrecorder.Options{})
+	if err := mgr.Add(recorder); err != nil {
+		return nil, fmt.Errorf("adding the Event recorder: %w", err)
+	}
+	return recorder, nil
+}
 
 // warnOnChange records a Warning Event for a failure, once: only when it
 // differs from the failure last written, so a retry loop does not flood the

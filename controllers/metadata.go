@@ -79,19 +79,3 @@ func reconcileTriggers() predicate.Predicate {
 		},
 	}
 }
-
-// TrimForCache drops what no controller reads from objects before they are
-// cached: managedFields and kubectl's last-applied-configuration annotation.
-// It is safe for the metadata patches, which are computed between two copies
-// of the cached object and so never mention either.
-func TrimForCache(in any) (any, error) {
-	if obj, ok := in.(client.Object); ok {
-		obj.SetManagedFields(nil)
-		if annotations := obj.GetAnnotations(); annotations != nil {
-			delete(annotations, lastApplied)
-		}
-	}
-	return in, nil
-}
-
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"

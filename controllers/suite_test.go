@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -133,6 +134,8 @@ func startManager() {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+		// The cache holds what it holds in production.
+		Cache: cache.Options{DefaultTransform: controllers.CompactForCache},
 	})
 	Expect(err).NotTo(HaveOccurred())
 
@@ -151,11 +154,13 @@ func startManager() {
 		<-stopped
 	})
 	GinkgoWriter.Printf("observing remote configurations with --observe=%s\n", observeMode)
+	recorder, err := controllers.NewEventRecorder(mgr, "voice-operator")
+	Expect(err).NotTo(HaveOccurred())
 	deps := controllers.Deps{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Clients:      controllers.NewClientFactory(factory),
-		Recorder:     mgr.GetEventRecorder("voice-operator"),
+		Recorder:     recorder,
 		ResyncPeriod: resyncPeriod,
 	}
 	Expect((&controllers.ClientConfigurationReconciler{

@@ -24,7 +24,7 @@ func TestClusterRoleIsLeastPrivilege(t *testing.T) {
 	}
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create"}},
 		{APIGroups: []string{"voice.twilio-operator.io"}, Resources: []string{"accountdefaults", "clientconfigurations"}, Verbs: []string{"get", "list", "patch", "update", "watch"}},
 		{APIGroups: []string{"voice.twilio-operator.io"}, Resources: []string{"accountdefaults/finalizers", "clientconfigurations/finalizers"}, Verbs: []string{"update"}},
 		{APIGroups: []string{"voice.twilio-operator.io"}, Resources: []string{"accountdefaults/status", "clientconfigurations/status"}, Verbs: []string{"get", "patch", "update"}},
