@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,21 +52,25 @@ type Options struct {
 	// client-go's broadcaster); an Event that finds the queue full is
 	// dropped and counted, never waited for.
 	Queue int
+	// Writers is how many Events are written at once (default 8, the
+	// operator's default number of parallel reconciles: each reconcile
+	// records at most one Event, so the writers keep up with them).
+	Writers int
 	// Tries is how often an Event is tried before it is dropped (default
 	// 5), with Backoff (default 1 s) doubled between tries.
 	Tries   int
 	Backoff time.Duration
 }
 
-// Recorder is an events.EventRecorder that writes each Event once, from one
-// background writer (Start), and keeps no copy.
+// Recorder is an events.EventRecorder that writes each Event once, from
+// background writers (Start), and keeps no copy.
 type Recorder struct {
 	scheme             *runtime.Scheme
 	sink               Sink
 	controller         string
 	instance           string
 	queue              chan *eventsv1.Event
-	tries              int
+	writers, tries     int
 	backoff            time.Duration
 	log                logr.Logger
 	dropped, abandoned atomic.Int64
@@ -81,6 +86,9 @@ func New(scheme *runtime.Scheme, sink Sink, controller string, logger logr.Logge
 	if o.Queue <= 0 {
 		o.Queue = 1000
 	}
+	if o.Writers <= 0 {
+		o.Writers = 8
+	}
 	if o.Tries <= 0 {
 		o.Tries = 5
 	}
@@ -89,7 +97,7 @@ func New(scheme *runtime.Scheme, sink Sink, controller string, logger logr.Logge
 	}
 	return &Recorder{
 		scheme: scheme, sink: sink, controller: controller, instance: controller + "-" + host, log: logger,
-		queue: make(chan *eventsv1.Event, o.Queue), tries: o.Tries, backoff: o.Backoff,
+		queue: make(chan *eventsv1.Event, o.Queue), writers: o.Writers, tries: o.Tries, backoff: o.Backoff,
 	}
 }
 
@@ -142,14 +150,21 @@ func (r *Recorder) name(object string) string {
 
 // Start writes queued Events until ctx ends (a manager Runnable).
 func (r *Recorder) Start(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case event := <-r.queue:
-			r.write(ctx, event)
-		}
+	var writers sync.WaitGroup
+	for range r.writers {
+		writers.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case event := <-r.queue:
+					r.write(ctx, event)
+				}
+			}
+		})
 	}
+	writers.Wait()
+	return nil
 }
 
 // NeedLeaderElection is false: a replica that is not the leader records

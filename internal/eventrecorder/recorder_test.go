@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,4 +231,48 @@ func (a sinkAdapter) Update(_ context.Context, event *eventsv1.Event) (*eventsv1
 
 func (a sinkAdapter) Patch(_ context.Context, event *eventsv1.Event, _ []byte) (*eventsv1.Event, error) {
 	return event, nil
+}
+
+// slowSink takes delay per write and notes how many it ran at once.
+type slowSink struct {
+	sink
+	delay         time.Duration
+	now, mostSeen atomic.Int64
+}
+
+func (s *slowSink) Create(ctx context.Context, event *eventsv1.Event) error {
+	n := s.now.Add(1)
+	defer s.now.Add(-1)
+	for seen := s.mostSeen.Load(); n > seen && !s.mostSeen.CompareAndSwap(seen, n); seen = s.mostSeen.Load() {
+	}
+	time.Sleep(s.delay)
+	return s.sink.Create(ctx, event)
+}
+
+// TestABurstIsWrittenByParallelWriters checks that a burst of Events as
+// reconciles make them (8 at a time) is written in full, however slowly the
+// apiserver answers each: the writers write in parallel as the reconciles
+// record, and the queue absorbs the rest.
+func TestABurstIsWrittenByParallelWriters(t *testing.T) {
+	s := &slowSink{delay: 5 * time.Millisecond}
+	r := New(clientgoscheme.Scheme, s, "voice-operator", logr.Discard(), Options{Queue: 100, Writers: 8})
+	started(t, r)
+	const n = 400
+	var reconciles sync.WaitGroup
+	for w := range 8 {
+		reconciles.Go(func() {
+			for i := w; i < n; i += 8 {
+				r.Eventf(pod(fmt.Sprintf("object-%03d", i)), nil, corev1.EventTypeNormal, "Created", "Create", "note")
+				time.Sleep(2 * s.delay) // a reconcile makes two writes of its own
+			}
+		})
+	}
+	reconciles.Wait()
+	eventually(t, "every Event is written", func() bool { _, w := s.state(); return len(w) == n })
+	if r.Lost() != 0 {
+		t.Errorf("%d of %d Events lost", r.Lost(), n)
+	}
+	if s.mostSeen.Load() < 2 {
+		t.Errorf("at most %d write at once; the writers do not write in parallel", s.mostSeen.Load())
+	}
 }
