@@ -224,7 +224,7 @@ func run(ctx context.Context, o options) error {
 		Observer:       m.ObserveRequest,
 		WrapTransport:  fence.WrapTransport,
 	})
-	recorder, err := controllers.NewEventRecorder(mgr, "voice-operator")
+	recorder, err := controllers.NewEventRecorder(mgr, "voice-operator", o.concurrency)
 	if err != nil {
 		return err
 	}

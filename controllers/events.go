@@ -16,14 +16,15 @@ import (
 )
 
 // NewEventRecorder returns the recorder of the operator's Events, added to
-// mgr to write them: one that keeps no copy of what it wrote (see package
+// mgr to write them with writers in parallel (as many as reconciles run in
+// parallel): one that keeps no copy of what it wrote (see package
 // eventrecorder), where the manager's own would keep each for minutes.
-func NewEventRecorder(mgr ctrl.Manager, controller string) (events.EventRecorder, error) {
+func NewEventRecorder(mgr ctrl.Manager, controller string, writers int) (events.EventRecorder, error) {
 	client, err := eventsv1client.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
 	if err != nil {
 		return nil, fmt.Errorf("creating the Events client: %w", err)
 	}
-	recorder := eventrecorder.New(mgr.GetScheme(), eventrecorder.APISink{Client: client}, controller, mgr.GetLogger().WithName("events"), eventrecorder.Options{})
+	recorder := eventrecorder.New(mgr.GetScheme(), eventrecorder.APISink{Client: client}, controller, mgr.GetLogger().WithName("events"), eventrecorder.Options{Writers: writers})
 	if err := mgr.Add(recorder); err != nil {
 		return nil, fmt.Errorf("adding the Event recorder: %w", err)
 	}

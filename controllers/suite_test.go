@@ -154,7 +154,7 @@ func startManager() {
 		<-stopped
 	})
 	GinkgoWriter.Printf("observing remote configurations with --observe=%s\n", observeMode)
-	recorder, err := controllers.NewEventRecorder(mgr, "voice-operator")
+	recorder, err := controllers.NewEventRecorder(mgr, "voice-operator", 8)
 	Expect(err).NotTo(HaveOccurred())
 	deps := controllers.Deps{
 		Client:       mgr.GetClient(),

@@ -52,9 +52,9 @@ type Options struct {
 	// client-go's broadcaster); an Event that finds the queue full is
 	// dropped and counted, never waited for.
 	Queue int
-	// Writers is how many Events are written at once (default 8, the
-	// operator's default number of parallel reconciles: each reconcile
-	// records at most one Event, so the writers keep up with them).
+	// Writers is how many Events are written at once (default 8). As many
+	// writers as parallel reconciles keep up with them: a reconcile that
+	// records an Event, as a rule one, also makes writes of its own.
 	Writers int
 	// Tries is how often an Event is tried before it is dropped (default
 	// 5), with Backoff (default 1 s) doubled between tries.
