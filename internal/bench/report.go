@@ -122,7 +122,7 @@ func WriteTable(w io.Writer, results []*Result) {
 			if p.Name == PhaseRestart || p.Name == PhaseHandover {
 				handover := ""
 				if p.Name == PhaseHandover {
-					handover = fmt.Sprintf("first reconcile %.2f s after SIGTERM", p.HandoverSeconds)
+					handover = fmt.Sprintf("leads %.2f s, first reconcile %.2f s after SIGTERM", p.LeadSeconds, p.HandoverSeconds)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t\t\tin all:\treads %d\t(LIST %d)\twrites %d\t\tkube writes %d\tevents %d\tnot-Ready events %d\t%s\t\n",
 					r.Config.Name(), p.Name, p.Objects, p.WallSeconds, p.Reads(), p.Remote[RouteList],

@@ -82,6 +82,9 @@ func TestCountsPerObject(t *testing.T) {
 	if steady.Reads() == 0 {
 		t.Errorf("no remote read during %d steady periods: the resync did not run", steady.Periods)
 	}
+	if handover.LeadSeconds <= 0 || handover.LeadSeconds > handover.HandoverSeconds {
+		t.Errorf("the standby led %.2f s after the SIGTERM, its first reconcile ended %.2f s after it", handover.LeadSeconds, handover.HandoverSeconds)
+	}
 	if handover.HandoverSeconds <= 0 {
 		t.Error("the handover phase measured no handover")
 	}
