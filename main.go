@@ -205,9 +205,9 @@ func run(ctx context.Context, o options) error {
 		RetryPeriod:                         &o.retryPeriod,
 		// The new leader starts at once when the old one exits cleanly.
 		LeaderElectionReleaseOnCancel: true,
-		// Cached objects keep only what the controllers read: managedFields
-		// and kubectl's last-applied copy can double an object's size, and
-		// with thousands of objects the cache is most of the memory.
+		// With thousands of objects the cache is most of the memory:
+		// CompactForCache drops what no controller reads and stores shared
+		// strings once.
 		Cache: cache.Options{DefaultTransform: controllers.CompactForCache, DefaultNamespaces: namespaces},
 	})
 	if err != nil {

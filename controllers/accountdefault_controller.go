@@ -243,8 +243,8 @@ func (r *AccountDefaultReconciler) ensureDefault(ctx context.Context, obj *voice
 	case previous == "":
 		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s", target, api.AccountSID())
 	case source == sourceRemote:
-		// A reason of its own, so that it does not merge into the series
-		// of the first DefaultSet (see updateReason).
+		// A reason of its own, to tell a default put back after a change
+		// in Twilio from one set for the spec (see updateReason).
 		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultRestored, "SetDefault", "Made %s the default of account %s again (it was %s)", target, api.AccountSID(), previous)
 	default:
 		r.announce(ctx, obj, corev1.EventTypeNormal, eventDefaultSet, "SetDefault", "Made %s the default of account %s (it was %s)", target, api.AccountSID(), previous)

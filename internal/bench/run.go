@@ -332,34 +332,30 @@ func (e *bench) handoverPhase(ctx context.Context, cfg Config, t *tracker, op **
 	return Phase{Objects: cfg.Objects, WallSeconds: time.Since(start).Seconds(), HandoverSeconds: handover.Seconds(), LeadSeconds: leads.Sub(start).Seconds()}, nil
 }
 
-// waitLeading polls the operator's metrics every 20 ms until it leads, and
-// returns when it saw that.
+// waitLeading returns when the operator leads.
 func (op *operator) waitLeading(ctx context.Context) (time.Time, error) {
-	for {
-		m, err := op.scrape()
-		if err == nil && sumOf(m, "leader_election_master_status{") >= 1 {
-			return time.Now(), nil
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("waiting for the standby to lead: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return op.waitMetric(ctx, "leader_election_master_status{", 1, "the standby to lead")
 }
 
-// waitReconciles polls the operator's metrics every 20 ms until its
-// ClientConfiguration controller has reconciled n times, and returns when
-// it saw that.
+// waitReconciles returns when the operator's ClientConfiguration controller
+// has reconciled n times.
 func (op *operator) waitReconciles(ctx context.Context, n int) (time.Time, error) {
+	return op.waitMetric(ctx, `controller_runtime_reconcile_total{controller="clientconfiguration"`, float64(n),
+		fmt.Sprintf("the operator to reconcile %d objects", n))
+}
+
+// waitMetric polls the operator's metrics every 20 ms until the series
+// whose keys start with prefix add up to at least want, and returns when it
+// saw that.
+func (op *operator) waitMetric(ctx context.Context, prefix string, want float64, what string) (time.Time, error) {
 	for {
 		m, err := op.scrape()
-		if err == nil && sumOf(m, `controller_runtime_reconcile_total{controller="clientconfiguration"`) >= float64(n) {
+		if err == nil && sumOf(m, prefix) >= want {
 			return time.Now(), nil
 		}
 		select {
 		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("waiting for the operator to reconcile %d objects: %w", n, ctx.Err())
+			return time.Time{}, fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -39,44 +39,38 @@ func TestCountsPerObject(t *testing.T) {
 	checks := []struct {
 		what      string
 		got, want float64
-		atMost    bool
-		// atLeast: an Event lost is the failure; one more (a conflict
-		// told of) is not.
-		atLeast bool
+		// rel is how got must compare with want: "=", "≤", or "≥" (for
+		// Events: one lost is the failure; one more, a conflict told of,
+		// is not).
+		rel string
 	}{
-		{"POST per created object", create.PerObject(create.Remote[bench.RoutePost]), 1, false, false},
-		{"GET by id per created object", create.PerObject(create.Remote[bench.RouteGet]), 0, false, false},
-		{"List pages to check the names free", float64(create.Remote[bench.RouteList]), 2 * maxReadsPerPeriod, true, false},
-		{"PUT per created object", create.PerObject(create.Remote[bench.RoutePut]), 0, false, false},
-		{"apiserver writes per created object", create.PerObject(create.KubeWrites), 2, true, false},
-		{"Events per created object", create.PerObject(create.EventWrites), 1, false, true},
-		{"remote writes per steady period", steady.PerPeriod(steady.Writes()), 0, false, false},
-		{"apiserver writes per steady period", steady.PerPeriod(steady.KubeWrites), 0, false, false},
-		{"remote reads per steady period", steady.PerPeriod(steady.Reads()), maxReadsPerPeriod, true, false},
-		{"remote writes after a restart", float64(restart.Writes()), 0, false, false},
-		{"apiserver writes after a restart", float64(restart.KubeWrites), 0, false, false},
-		{"Events after a restart", float64(restart.EventWrites), 0, false, false},
-		{"not-Ready events during a restart", float64(restart.NotReadyEvents), 0, false, false},
-		{"remote reads after a restart", float64(restart.Reads()), maxReadsPerPeriod, true, false},
-		{"remote writes after a handover", float64(handover.Writes()), 0, false, false},
-		{"apiserver writes after a handover", float64(handover.KubeWrites + handover.EventWrites), 0, false, false},
-		{"not-Ready events during a handover", float64(handover.NotReadyEvents), 0, false, false},
-		{"remote reads after a handover", float64(handover.Reads()), maxReadsPerPeriod, true, false},
-		{"PUT per edited object", update.PerObject(update.Remote[bench.RoutePut]), 1, false, false},
-		{"POST during the edit", float64(update.Remote[bench.RoutePost]), 0, false, false},
-		{"Events per edited object", update.PerObject(update.EventWrites), 1, false, true},
-		{"DELETE per deleted object", del.PerObject(del.Remote[bench.RouteDelete]), 1, false, false},
-		{"Events per deleted object", del.PerObject(del.EventWrites), 1, false, true},
+		{"POST per created object", create.PerObject(create.Remote[bench.RoutePost]), 1, "="},
+		{"GET by id per created object", create.PerObject(create.Remote[bench.RouteGet]), 0, "="},
+		{"List pages to check the names free", float64(create.Remote[bench.RouteList]), 2 * maxReadsPerPeriod, "≤"},
+		{"PUT per created object", create.PerObject(create.Remote[bench.RoutePut]), 0, "="},
+		{"apiserver writes per created object", create.PerObject(create.KubeWrites), 2, "≤"},
+		{"Events per created object", create.PerObject(create.EventWrites), 1, "≥"},
+		{"remote writes per steady period", steady.PerPeriod(steady.Writes()), 0, "="},
+		{"apiserver writes per steady period", steady.PerPeriod(steady.KubeWrites), 0, "="},
+		{"remote reads per steady period", steady.PerPeriod(steady.Reads()), maxReadsPerPeriod, "≤"},
+		{"remote writes after a restart", float64(restart.Writes()), 0, "="},
+		{"apiserver writes after a restart", float64(restart.KubeWrites), 0, "="},
+		{"Events after a restart", float64(restart.EventWrites), 0, "="},
+		{"not-Ready events during a restart", float64(restart.NotReadyEvents), 0, "="},
+		{"remote reads after a restart", float64(restart.Reads()), maxReadsPerPeriod, "≤"},
+		{"remote writes after a handover", float64(handover.Writes()), 0, "="},
+		{"apiserver writes after a handover", float64(handover.KubeWrites + handover.EventWrites), 0, "="},
+		{"not-Ready events during a handover", float64(handover.NotReadyEvents), 0, "="},
+		{"remote reads after a handover", float64(handover.Reads()), maxReadsPerPeriod, "≤"},
+		{"PUT per edited object", update.PerObject(update.Remote[bench.RoutePut]), 1, "="},
+		{"POST during the edit", float64(update.Remote[bench.RoutePost]), 0, "="},
+		{"Events per edited object", update.PerObject(update.EventWrites), 1, "≥"},
+		{"DELETE per deleted object", del.PerObject(del.Remote[bench.RouteDelete]), 1, "="},
+		{"Events per deleted object", del.PerObject(del.EventWrites), 1, "≥"},
 	}
 	for _, c := range checks {
-		if (c.atMost && c.got > c.want) || (c.atLeast && c.got < c.want) || (!c.atMost && !c.atLeast && c.got != c.want) {
-			rel := "="
-			if c.atMost {
-				rel = "≤"
-			} else if c.atLeast {
-				rel = "≥"
-			}
-			t.Errorf("%s: got %.3f, want %s %.3f", c.what, c.got, rel, c.want)
+		if (c.rel == "≤" && c.got > c.want) || (c.rel == "≥" && c.got < c.want) || (c.rel == "=" && c.got != c.want) {
+			t.Errorf("%s: got %.3f, want %s %.3f", c.what, c.got, c.rel, c.want)
 		}
 	}
 	if steady.Reads() == 0 {
