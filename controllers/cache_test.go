@@ -44,7 +44,7 @@ func settled(i int) *voicev1alpha1.ClientConfiguration {
 	}
 	want := voice.ConfigurationInput{UniqueName: name, Description: &obj.Spec.Description,
 		CallNotification: voice.CallNotification{URL: obj.Spec.CallNotification.URL, Method: "POST"}}
-	setIntent(obj, newIntent(cachedAccount, want, now.Time, ""))
+	setIntent(obj, newIntent(now.Time, cachedAccount, want, now.Time, ""))
 	obj.Status.ID, obj.Status.AccountSID, obj.Status.ObservedGeneration, obj.Status.LastSyncTime = cachedID, cachedAccount, 1, &now
 	obj.Status.Conditions = []metav1.Condition{
 		{Type: voicev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: voicev1alpha1.ReasonSynced, Message: "Matches the spec", ObservedGeneration: 1, LastTransitionTime: now},

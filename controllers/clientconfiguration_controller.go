@@ -168,7 +168,7 @@ func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev
 		if seen.vanished != "" {
 			// Someone changed the account behind our back: a List from
 			// before that proves nothing about the name.
-			since = startedAfter(time.Now())
+			since = startedAfter(r.Clock.Now())
 		}
 		holder, listed, err := r.remote.holderOf(ctx, api, want.UniqueName, since)
 		if err != nil {
@@ -284,7 +284,7 @@ func (r *ClientConfigurationReconciler) nameTakenOnUpdate(ctx context.Context, a
 	if cls := voice.ClassOf(err); cls != voice.ClassInvalid && cls != voice.ClassConflict {
 		return nil
 	}
-	holder, _, lerr := r.remote.holderOf(ctx, api, name, startedAfter(time.Now()))
+	holder, _, lerr := r.remote.holderOf(ctx, api, name, startedAfter(r.Clock.Now()))
 	if lerr != nil {
 		// Whether the name is taken cannot be told yet: try again, rather
 		// than stall on a refusal whose reason is unknown.
@@ -313,7 +313,7 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 	if err := admit(api, obj, fmt.Sprintf("creating remote configuration %q", want.UniqueName)); err != nil {
 		return err
 	}
-	intent := newIntent(api.AccountSID(), want, seen.freeAt, seen.vanished)
+	intent := newIntent(r.Clock.Now(), api.AccountSID(), want, seen.freeAt, seen.vanished)
 	if err := addFinalizer(ctx, r.Client, obj, func() { setIntent(obj, intent) }); err != nil {
 		return err
 	}
@@ -348,7 +348,7 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 	switch voice.ClassOf(err) {
 	case voice.ClassInvalid, voice.ClassConflict:
 		// The reference does not say how a taken name is refused: look.
-		holder, _, lerr := r.remote.holderOf(ctx, api, want.UniqueName, startedAfter(time.Now()))
+		holder, _, lerr := r.remote.holderOf(ctx, api, want.UniqueName, startedAfter(r.Clock.Now()))
 		switch {
 		case lerr != nil:
 			return remoteError(fmt.Sprintf("looking up %q after a refused create", want.UniqueName), lerr)
@@ -485,7 +485,7 @@ func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *vo
 		found, err = r.remote.get(ctx, api, obj.Status.ID, resyncRequested(obj))
 	}
 	if obj.Status.ID == "" || voice.IsNotFound(err) {
-		found, _, err = r.remote.holderOf(ctx, api, obj.Spec.UniqueName, startedAfter(time.Now().Add(-2*r.ResyncPeriod)))
+		found, _, err = r.remote.holderOf(ctx, api, obj.Spec.UniqueName, startedAfter(r.Clock.Now().Add(-2*r.ResyncPeriod)))
 	}
 	if err != nil {
 		return remoteError("reading remote configuration", err)
@@ -676,7 +676,7 @@ func (r *ClientConfigurationReconciler) SetupWithManager(ctx context.Context, mg
 	}
 	r.setUp()
 	r.holders = newHolderIndex()
-	r.remote = newRemoteView(r.holders, r.Observe, r.ResyncPeriod, r.PageSize)
+	r.remote = newRemoteView(r.holders, r.Clock, r.Observe, r.ResyncPeriod, r.PageSize)
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &voicev1alpha1.ClientConfiguration{}, credentialsIndex, func(o client.Object) []string {
 		return secretsOf(o.(*voicev1alpha1.ClientConfiguration))
 	}); err != nil {

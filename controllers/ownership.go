@@ -71,10 +71,10 @@ const clockSkew = 2 * time.Second
 
 // newIntent is the marker for a create of want in account, after a List
 // that started at freeAt found the name free.
-func newIntent(account string, want voice.ConfigurationInput, freeAt time.Time, replaces string) createIntent {
+func newIntent(now time.Time, account string, want voice.ConfigurationInput, freeAt time.Time, replaces string) createIntent {
 	free := freeAt.UTC().Truncate(time.Millisecond)
 	return createIntent{Version: intentVersion, Account: account, UniqueName: want.UniqueName, FreeAt: &free,
-		At:   time.Now().UTC().Truncate(time.Millisecond),
+		At:   now.UTC().Truncate(time.Millisecond),
 		Sent: contentDigest(want.UniqueName, want.Description, want.CallNotification), Replaces: replaces}
 }
 

@@ -23,7 +23,7 @@ func TestIntentProves(t *testing.T) {
 		}
 		return cfg
 	}
-	intent := newIntent("AC1", sent, time.Now(), "")
+	intent := newIntent(time.Now(), "AC1", sent, time.Now(), "")
 	legacy := &createIntent{Account: "AC1", UniqueName: "web", At: time.Now()}
 	cases := map[string]struct {
 		intent *createIntent

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -35,6 +36,10 @@ type Deps struct {
 	ResyncPeriod time.Duration
 	// Metrics records drift corrections and condition reasons; may be nil.
 	Metrics *Metrics
+	// Clock tells the time to everything that decides by it (how old a
+	// List is, when a create was attempted); nil is the real clock. Tests
+	// drive a fake one instead of sleeping.
+	Clock clock.Clock
 
 	// backoff spaces the retries of failures a person must fix (set up by
 	// each controller's SetupWithManager).
@@ -56,6 +61,9 @@ func (d *Deps) announce(ctx context.Context, obj client.Object, eventType, reaso
 
 // setUp prepares what Deps keeps for one controller.
 func (d *Deps) setUp() {
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
 	d.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](time.Second, 5*time.Minute)
 	d.memory = newCredentialMemory()
 	d.secrets = newSecretSource(d.APIReader, d.Client)

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -74,6 +75,7 @@ const listBackoff = time.Second
 // trusted only if the List started at most nameCheckMaxAge ago.
 type remoteView struct {
 	holders  *holderIndex // the objects that hold a configuration, for resync
+	clock    clock.Clock
 	mode     ObserveMode
 	period   time.Duration
 	pageSize int
@@ -83,9 +85,10 @@ type remoteView struct {
 	accounts map[string]*accountView // by VoiceAPI.Identity
 }
 
-func newRemoteView(holders *holderIndex, mode ObserveMode, period time.Duration, pageSize int) *remoteView {
+func newRemoteView(holders *holderIndex, clk clock.Clock, mode ObserveMode, period time.Duration, pageSize int) *remoteView {
 	return &remoteView{
 		holders:  holders,
+		clock:    clk,
 		mode:     mode,
 		period:   period,
 		pageSize: pageSize,
@@ -198,7 +201,7 @@ func (r *remoteView) read(ctx context.Context, api VoiceAPI, id string, fresh bo
 		return api.Get(ctx, id)
 	}
 	v := r.view(api)
-	if err := r.listedSince(ctx, v, startedAfter(time.Now().Add(-2*r.period)), false); err != nil {
+	if err := r.listedSince(ctx, v, startedAfter(r.clock.Now().Add(-2*r.period)), false); err != nil {
 		// Without a usable snapshot the authoritative read still answers:
 		// a failing List never holds reconciles up.
 		ctrl.LoggerFrom(ctx).V(1).Info("Read one configuration instead of the list", "reason", err.Error())
@@ -238,12 +241,12 @@ var nameCheck = freshness{nameCheck: true}
 // that 429s keep cutting off, and that goes on where it stopped, still
 // proves names free when it ends, while a complete List is judged by its
 // own walk, never by a slower one after it.
-func (f freshness) accepts(started time.Time, took time.Duration) bool {
+func (f freshness) accepts(now, started time.Time, took time.Duration) bool {
 	if started.Before(f.after) {
 		return false
 	}
 	if f.nameCheck {
-		return !started.Before(time.Now().Add(-min(max(nameCheckMaxAge, nameCheckWalks*took), nameCheckMaxAgeCap)))
+		return !started.Before(now.Add(-min(max(nameCheckMaxAge, nameCheckWalks*took), nameCheckMaxAgeCap)))
 	}
 	return true
 }
@@ -264,11 +267,11 @@ func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, si
 		switch step.class {
 		case classTransient, classThrottled:
 			v.mu.Lock()
-			wrapped.class, wrapped.after = classWaiting, max(time.Until(v.retryAt), 100*time.Millisecond)
+			wrapped.class, wrapped.after = classWaiting, max(v.retryAt.Sub(r.clock.Now()), 100*time.Millisecond)
 			v.mu.Unlock()
 		case classDeferred:
 			v.mu.Lock()
-			wrapped.after = max(time.Until(v.retryAt), minDefer)
+			wrapped.after = max(v.retryAt.Sub(r.clock.Now()), minDefer)
 			v.mu.Unlock()
 		}
 		return nil, time.Time{}, wrapped
@@ -291,14 +294,14 @@ func (r *remoteView) holderOf(ctx context.Context, api VoiceAPI, name string, si
 // no fallback; a read by id does).
 func (r *remoteView) listedSince(ctx context.Context, v *accountView, since freshness, patient bool) error {
 	for {
-		if early := time.Until(since.after); early > 0 {
+		if early := since.after.Sub(r.clock.Now()); early > 0 {
 			// A List that must start later than now: come back then.
 			return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, after: early,
 				err: fmt.Errorf("waiting %s for a List that starts after the last create attempt", early.Round(time.Millisecond))}
 		}
 		v.mu.Lock()
 		switch {
-		case !v.listed.IsZero() && since.accepts(v.listed, v.walk):
+		case !v.listed.IsZero() && since.accepts(r.clock.Now(), v.listed, v.walk):
 			v.mu.Unlock()
 			return nil
 		case v.listing != nil && (patient || v.failures == 0):
@@ -310,7 +313,7 @@ func (r *remoteView) listedSince(ctx context.Context, v *accountView, since fres
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-		case v.listing != nil, time.Now().Before(v.retryAt):
+		case v.listing != nil, r.clock.Now().Before(v.retryAt):
 			err := v.lastErr
 			v.mu.Unlock()
 			if err == nil {
@@ -347,10 +350,10 @@ func (r *remoteView) list(ctx context.Context, v *accountView, fresh freshness) 
 	api, w, known := v.api, v.partial, len(v.items)
 	v.partial = nil
 	v.mu.Unlock()
-	if w == nil || !fresh.accepts(w.started, time.Since(w.started)) {
+	if w == nil || !fresh.accepts(r.clock.Now(), w.started, r.clock.Since(w.started)) {
 		// Sized for the last List: a map grown entry by entry leaves as
 		// much garbage behind as it holds.
-		w = &walk{started: time.Now(), items: make(map[string]voice.Configuration, known)}
+		w = &walk{started: r.clock.Now(), items: make(map[string]voice.Configuration, known)}
 	}
 
 	var err error
@@ -392,16 +395,16 @@ func (r *remoteView) list(ctx context.Context, v *accountView, fresh freshness) 
 	case isDeferred(err):
 		// Not sent: the account's gate says when it may be, which is no
 		// failure of the List.
-		v.lastErr, v.retryAt = err, time.Now().Add(asStep(err).after)
+		v.lastErr, v.retryAt = err, r.clock.Now().Add(asStep(err).after)
 		return err
 	case err != nil:
 		v.failures++
 		v.lastErr = err
-		v.retryAt = time.Now().Add(min(listBackoff<<min(v.failures-1, 10), max(r.period, listBackoff)))
+		v.retryAt = r.clock.Now().Add(min(listBackoff<<min(v.failures-1, 10), max(r.period, listBackoff)))
 		if after := voice.RetryAfterOf(err); after > 0 && voice.ClassOf(err) == voice.ClassThrottled {
 			// A 429 said when: every reader of the view waits for it, not
 			// only the List.
-			v.retryAt = time.Now().Add(after)
+			v.retryAt = r.clock.Now().Add(after)
 		}
 		return err
 	}
@@ -411,7 +414,7 @@ func (r *remoteView) list(ctx context.Context, v *accountView, fresh freshness) 
 	// records are no longer needed.
 	for id, at := range v.written {
 		if at.Before(started) {
-			if v.gone[id] && time.Since(at) < goneMemory {
+			if v.gone[id] && r.clock.Since(at) < goneMemory {
 				// A delete whose finalizer release is retried must still
 				// know it happened, List or not.
 				continue
@@ -426,7 +429,7 @@ func (r *remoteView) list(ctx context.Context, v *accountView, fresh freshness) 
 			items[id] = mine
 		}
 	}
-	v.items, v.listed, v.walk = items, started, time.Since(started)
+	v.items, v.listed, v.walk = items, started, r.clock.Since(started)
 	v.byName = make(map[string]string, len(items))
 	for id, cfg := range items {
 		v.byName[cfg.UniqueName] = id
@@ -444,7 +447,7 @@ func (r *remoteView) wrote(api VoiceAPI, cfg *voice.Configuration) {
 	}
 	v.items[cfg.ID] = *cfg
 	v.byName[cfg.UniqueName] = cfg.ID
-	v.written[cfg.ID] = time.Now()
+	v.written[cfg.ID] = r.clock.Now()
 	delete(v.gone, cfg.ID)
 }
 
@@ -459,7 +462,7 @@ func (r *remoteView) deleted(api VoiceAPI, id string) {
 	}
 	delete(v.items, id)
 	delete(v.owners, id)
-	v.written[id] = time.Now()
+	v.written[id] = r.clock.Now()
 	v.gone[id] = true
 }
 
@@ -581,7 +584,7 @@ func (r *remoteView) Start(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait.Jitter(r.period, 0.1)):
+		case <-r.clock.After(wait.Jitter(r.period, 0.1)):
 		}
 		r.resync(ctx)
 	}
@@ -621,7 +624,7 @@ func (r *remoteView) resync(ctx context.Context) {
 		if busy {
 			continue // a reconcile is listing it right now
 		}
-		if err := r.list(ctx, v, startedAfter(time.Now().Add(-r.period))); err != nil {
+		if err := r.list(ctx, v, startedAfter(r.clock.Now().Add(-r.period))); err != nil {
 			log.Info("Failed to list remote configurations; reconciles read by id meanwhile", "account", v.account(), "error", err.Error())
 			continue
 		}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/twilio-operator/voice-operator/internal/voice"
 )
 
@@ -76,7 +78,7 @@ func newFakeAPI() *fakeAPI {
 func TestNameChecksShareOneList(t *testing.T) {
 	api := newFakeAPI()
 	api.listDelay = 50 * time.Millisecond
-	view := newRemoteView(nil, ObserveList, time.Minute, 50)
+	view := newRemoteView(nil, clock.RealClock{}, ObserveList, time.Minute, 50)
 	since := time.Now()
 	var wg sync.WaitGroup
 	for range 20 {
@@ -103,7 +105,7 @@ func TestNameChecksShareOneList(t *testing.T) {
 func TestFailingListNeverHoldsReadsUp(t *testing.T) {
 	api := newFakeAPI()
 	api.listErr = &voice.Error{Class: voice.ClassUnavailable, StatusCode: 503}
-	view := newRemoteView(nil, ObserveList, time.Minute, 50)
+	view := newRemoteView(nil, clock.RealClock{}, ObserveList, time.Minute, 50)
 
 	if _, err := view.get(t.Context(), api, "voice_clientconfiguration_1", false); err != nil {
 		t.Fatalf("the first read, whose List failed: %v", err)
@@ -144,7 +146,7 @@ func TestInterruptedWalkGoesOnWhereItStopped(t *testing.T) {
 	notSent := &voice.Error{Class: voice.ClassThrottled, NotSent: true, RetryAfter: time.Millisecond}
 	tooMany := &voice.Error{Class: voice.ClassThrottled, StatusCode: 429, RetryAfter: time.Millisecond}
 	api.pageErrs = map[int]error{1: notSent, 3: tooMany, 4: notSent}
-	view := newRemoteView(nil, ObserveList, time.Minute, 10) // 5 pages
+	view := newRemoteView(nil, clock.RealClock{}, ObserveList, time.Minute, 10) // 5 pages
 
 	tries := 0
 	var holder *voice.Configuration
@@ -186,7 +188,7 @@ func TestStaleInterruptedWalkStartsAgain(t *testing.T) {
 	api := newFakeAPI()
 	api.configs = append(api.configs, voice.Configuration{ID: "voice_clientconfiguration_2", AccountSID: "AC1", UniqueName: "two"})
 	api.pageErrs = map[int]error{1: &voice.Error{Class: voice.ClassThrottled, NotSent: true, RetryAfter: time.Millisecond}}
-	view := newRemoteView(nil, ObserveList, time.Minute, 1) // 2 pages
+	view := newRemoteView(nil, clock.RealClock{}, ObserveList, time.Minute, 1) // 2 pages
 
 	if _, _, err := view.holderOf(t.Context(), api, "two", startedAfter(time.Now())); err == nil {
 		t.Fatal("the first try got through a failing page")
@@ -242,7 +244,7 @@ func TestDigestTellsOwnedContentsApart(t *testing.T) {
 // walk, and is too old.
 func TestSlowWalkNeverMakesAnOldListFresh(t *testing.T) {
 	api := newFakeAPI()
-	view := newRemoteView(nil, ObserveList, time.Minute, 50)
+	view := newRemoteView(nil, clock.RealClock{}, ObserveList, time.Minute, 50)
 	if _, _, err := view.holderOf(t.Context(), api, "two", nameCheck); err != nil {
 		t.Fatalf("the first name check: %v", err)
 	}
@@ -290,7 +292,7 @@ func (l loopingAPI) ListPage(ctx context.Context, pageSize int, _ string) (*voic
 // never ends, and that the next try starts from the first page again.
 func TestLoopingPaginationEndsTheWalk(t *testing.T) {
 	api := loopingAPI{newFakeAPI()}
-	view := newRemoteView(nil, ObserveList, time.Minute, 50)
+	view := newRemoteView(nil, clock.RealClock{}, ObserveList, time.Minute, 50)
 	_, _, err := view.holderOf(t.Context(), api, "two", nameCheck)
 	if !errors.Is(err, errNameCheck) || !strings.Contains(err.Error(), "next_token repeated") {
 		t.Fatalf("a looping List: %v, want a failed name check that says the token repeated", err)
