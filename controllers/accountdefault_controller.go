@@ -68,7 +68,7 @@ func (r *AccountDefaultReconciler) copyStatus(dst, src *voicev1alpha1.AccountDef
 
 // requeueAfter: the account's default is read again every resync period,
 // so a default changed by hand is put back.
-func (r *AccountDefaultReconciler) requeueAfter() time.Duration {
+func (r *AccountDefaultReconciler) requeueAfter(*voicev1alpha1.AccountDefault) time.Duration {
 	return wait.Jitter(r.ResyncPeriod, 0.1)
 }
 

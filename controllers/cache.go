@@ -16,8 +16,6 @@ import (
 //   - managedFields and kubectl's last-applied-configuration annotation are
 //     dropped; no controller reads them, and the metadata patches, computed
 //     between two copies of the cached object, never mention them;
-//   - the create-intent marker is dropped once it is settled (see
-//     settledIntent), where the reconciler would never read it;
 //   - strings that thousands of objects share (the kind and API version,
 //     the namespace, the finalizer, condition types, reasons and messages,
 //     the method, the account) are
@@ -36,9 +34,10 @@ func CompactForCache(in any) (any, error) {
 	annotations := obj.GetAnnotations()
 	delete(annotations, lastApplied)
 	if cc, ok := obj.(*voicev1alpha1.ClientConfiguration); ok {
-		if settledIntent(cc) {
-			delete(annotations, voicev1alpha1.AnnotationCreateIntent)
-		}
+		// Nothing a decision reads is dropped: the create-intent marker in
+		// particular stays, whatever status says (a cached copy without it
+		// once made a clear of it a no-op, and it came back to prove a
+		// stranger's configuration ours).
 		compactClientConfiguration(cc)
 	}
 	if len(annotations) == 0 {
@@ -60,28 +59,6 @@ func CompactForCache(in any) (any, error) {
 }
 
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
-
-// settledIntent reports whether obj's create-intent marker can no longer
-// change what the reconciler does, so that the cache need not hold it (it
-// stays on the object in the apiserver). The reconciler reads the marker
-// only
-//
-//   - while status.id is empty (a create whose answer was lost, in observe,
-//     reconcileDelete and sameAccount),
-//   - when status.id is gone and the marker records that it replaces that
-//     id (a re-create whose answer was lost), and
-//   - to remove it after the unique name changed.
-//
-// So it is settled when status names an id, the marker does not replace
-// that id, and it names the spec's unique name. A marker that cannot be
-// read proves nothing and is kept, as it is.
-func settledIntent(obj *voicev1alpha1.ClientConfiguration) bool {
-	if obj.Status.ID == "" {
-		return false
-	}
-	intent := readIntent(obj)
-	return intent != nil && intent.Replaces != obj.Status.ID && intent.UniqueName == obj.Spec.UniqueName
-}
 
 // compactClientConfiguration interns obj's low-variety strings and points
 // status.remote's strings at the spec's equal ones.

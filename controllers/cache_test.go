@@ -13,7 +13,6 @@ import (
 	kjson "sigs.k8s.io/json"
 
 	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
-	"github.com/twilio-operator/voice-operator/internal/voice"
 )
 
 const (
@@ -42,9 +41,7 @@ func settled(i int) *voicev1alpha1.ClientConfiguration {
 			CredentialsRef:   voicev1alpha1.SecretReference{Name: "twilio-credentials"},
 		},
 	}
-	want := voice.ConfigurationInput{UniqueName: name, Description: &obj.Spec.Description,
-		CallNotification: voice.CallNotification{URL: obj.Spec.CallNotification.URL, Method: "POST"}}
-	setIntent(obj, newIntent(now.Time, cachedAccount, want, now.Time, ""))
+	setIntent(obj, &createIntent{Version: intentVersion, UID: string(obj.UID), Account: cachedAccount, Created: cachedID})
 	obj.Status.ID, obj.Status.AccountSID, obj.Status.ObservedGeneration, obj.Status.LastSyncTime = cachedID, cachedAccount, 1, &now
 	obj.Status.Conditions = []metav1.Condition{
 		{Type: voicev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: voicev1alpha1.ReasonSynced, Message: "Matches the spec", ObservedGeneration: 1, LastTransitionTime: now},
@@ -78,15 +75,16 @@ func compacted(t testing.TB, obj *voicev1alpha1.ClientConfiguration) *voicev1alp
 }
 
 // TestCompactForCacheChangesNothingAReaderSees checks that the cached form
-// of an object equals the stored one but for managedFields, kubectl's
-// last-applied copy and a settled create-intent marker, and that equal
-// strings of different objects end up stored once.
+// of an object equals the stored one but for managedFields and kubectl's
+// last-applied copy, and that equal strings of different objects end up
+// stored once.
 func TestCompactForCacheChangesNothingAReaderSees(t *testing.T) {
 	stored := settled(1)
 	got := compacted(t, decoded(t, stored))
 
 	want := stored.DeepCopy()
-	want.ManagedFields, want.Annotations = nil, nil
+	want.ManagedFields = nil
+	delete(want.Annotations, lastApplied)
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("cached object differs from the stored one beyond the dropped fields:\n got %+v\nwant %+v", got, want)
 	}
@@ -108,22 +106,20 @@ func TestCompactForCacheChangesNothingAReaderSees(t *testing.T) {
 	same("status.remote.callNotificationURL and the spec's", got.Status.Remote.CallNotificationURL, got.Spec.CallNotification.URL)
 }
 
-// TestCompactForCacheKeepsEveryMarkerTheReconcilerReads goes through the
-// cases in which the reconciler reads the create-intent marker: each keeps
-// it in the cache.
-func TestCompactForCacheKeepsEveryMarkerTheReconcilerReads(t *testing.T) {
+// TestCompactForCacheKeepsTheMarkerWhateverStatusSays checks that the
+// create-intent marker reaches the cache in every state of the object: a
+// decision reads it, and a cached copy without it once turned a clear of
+// it into a no-op.
+func TestCompactForCacheKeepsTheMarkerWhateverStatusSays(t *testing.T) {
 	cases := map[string]func(obj *voicev1alpha1.ClientConfiguration){
-		"no id in status (a create whose answer was lost)": func(obj *voicev1alpha1.ClientConfiguration) {
-			obj.Status.ID, obj.Status.AccountSID, obj.Status.Remote = "", "", nil
-		},
-		"the marker's create replaces the id in status": func(obj *voicev1alpha1.ClientConfiguration) {
+		"status names the id the marker recorded": func(*voicev1alpha1.ClientConfiguration) {},
+		"no id in status":                        func(obj *voicev1alpha1.ClientConfiguration) { obj.Status.ID, obj.Status.AccountSID, obj.Status.Remote = "", "", nil },
+		"an attempt whose outcome is unknown": func(obj *voicev1alpha1.ClientConfiguration) {
 			intent := readIntent(obj)
-			intent.Replaces = obj.Status.ID
-			setIntent(obj, *intent)
+			intent.Attempts = append(intent.Attempts, attempt{Name: obj.Spec.UniqueName, Sent: "sha256:00", FreeAt: time.Now(), At: time.Now()})
+			setIntent(obj, intent)
 		},
-		"the unique name changed since the create (the marker is to be removed)": func(obj *voicev1alpha1.ClientConfiguration) {
-			obj.Spec.UniqueName = "renamed"
-		},
+		"the unique name changed since the create": func(obj *voicev1alpha1.ClientConfiguration) { obj.Spec.UniqueName = "renamed" },
 		"a marker that cannot be read": func(obj *voicev1alpha1.ClientConfiguration) {
 			obj.Annotations[voicev1alpha1.AnnotationCreateIntent] = "{not json"
 		},
@@ -135,7 +131,7 @@ func TestCompactForCacheKeepsEveryMarkerTheReconcilerReads(t *testing.T) {
 			marker := obj.Annotations[voicev1alpha1.AnnotationCreateIntent]
 			got := compacted(t, decoded(t, obj))
 			if got.Annotations[voicev1alpha1.AnnotationCreateIntent] != marker {
-				t.Errorf("the marker was dropped from the cache; the reconciler reads it here")
+				t.Errorf("the marker was dropped from the cache")
 			}
 			if _, ok := got.Annotations[lastApplied]; ok {
 				t.Errorf("kubectl's last-applied copy was kept")
@@ -147,8 +143,8 @@ func TestCompactForCacheKeepsEveryMarkerTheReconcilerReads(t *testing.T) {
 		obj := settled(1)
 		obj.Annotations[voicev1alpha1.AnnotationPaused] = "true"
 		got := compacted(t, decoded(t, obj))
-		if len(got.Annotations) != 1 || got.Annotations[voicev1alpha1.AnnotationPaused] != "true" {
-			t.Errorf("annotations = %v, want only the paused one", got.Annotations)
+		if len(got.Annotations) != 2 || got.Annotations[voicev1alpha1.AnnotationPaused] != "true" {
+			t.Errorf("annotations = %v, want the paused one and the marker", got.Annotations)
 		}
 	})
 }

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -50,8 +49,13 @@ type ClientConfigurationReconciler struct {
 	// PageSize is the page size of the Lists (default voice.DefaultPageSize).
 	PageSize int
 
+	// LateCommitWindow is how long after a create whose answer was lost
+	// the API may still make it (default DefaultLateCommitWindow).
+	LateCommitWindow time.Duration
+
 	remote  *remoteView
 	holders *holderIndex
+	claims  *claims
 }
 
 // +kubebuilder:rbac:groups=voice.twilio-operator.io,resources=clientconfigurations,verbs=get;list;watch;update;patch
@@ -78,16 +82,27 @@ func (r *ClientConfigurationReconciler) copyStatus(dst, src *voicev1alpha1.Clien
 
 // requeueAfter is when a reconciled object is looked at again: each resync
 // period with ObserveGet; with ObserveList the periodic List enqueues only
-// what changed.
-func (r *ClientConfigurationReconciler) requeueAfter() time.Duration {
-	if r.Observe == ObserveList {
-		return 0
+// what changed. An object whose marker still holds an attempt of unknown
+// outcome comes back when the outcome will be known, to delete what a late
+// commit made.
+func (r *ClientConfigurationReconciler) requeueAfter(obj *voicev1alpha1.ClientConfiguration) time.Duration {
+	var due time.Duration
+	if r.Observe != ObserveList {
+		due = wait.Jitter(r.ResyncPeriod, 0.1)
 	}
-	return wait.Jitter(r.ResyncPeriod, 0.1)
+	if intent := readIntent(obj); intent != nil {
+		for _, a := range intent.Attempts {
+			until := max(a.At.Add(r.lateCommitWindow()).Sub(r.Clock.Now()), time.Second)
+			if due == 0 || until < due {
+				due = until
+			}
+		}
+	}
+	return due
 }
 
-// reconcileNormal brings the remote configuration to the spec: observe what
-// there is, then one step decides and acts.
+// reconcileNormal brings the remote configuration to the spec: observe,
+// decide, act.
 func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
 	api, err := r.connector().forObject(ctx, obj)
 	if err != nil {
@@ -101,9 +116,6 @@ func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj
 		return err
 	}
 	want := desiredInput(obj, userinfo)
-	if obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly {
-		return r.observeOnly(ctx, obj, api, want)
-	}
 	seen, err := r.observe(ctx, obj, api, want)
 	if err != nil {
 		return err
@@ -111,110 +123,255 @@ func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj
 	return r.act(ctx, obj, api, want, seen)
 }
 
-// observation is what observe found; it changes nothing, remote or local.
-type observation struct {
-	// owned is the configuration this object owns: by status.id, or proven
-	// by the create-intent marker after an interrupted create (recovered).
-	owned     *voice.Configuration
-	recovered bool
-	// drifted lists the fields in which owned differs from the spec.
-	drifted []string
-	// vanished is the status.id that answered 404: deleted outside
-	// Kubernetes.
-	vanished string
-	// holder is the configuration that has the spec's unique name when this
-	// object owns none: someone else's, as far as this object can prove.
-	holder *voice.Configuration
-	// freeAt is when the List started that showed the name free (holder
-	// nil and owned nil).
-	freeAt time.Time
-	// rival names another object that already owns owned, or the holder
-	// this object would adopt.
-	rival string
+// reconcileDelete removes the remote configuration (policy Delete) or leaves
+// it (Orphan, ObserveOnly), and only then releases the finalizer: the same
+// observe, decide and act as reconcileNormal. It never deletes a
+// configuration this object cannot prove it owns, and never reports a
+// deletion it cannot confirm.
+func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
+	if !controllerutil.ContainsFinalizer(obj, voicev1alpha1.Finalizer) {
+		return nil
+	}
+	seen := r.intentions(obj)
+	if seen.orphan || seen.observeOnly {
+		// Nothing remote to read: the configuration stays.
+		return r.act(ctx, obj, nil, voice.ConfigurationInput{}, seen)
+	}
+	if obj.Status.ID == "" && readIntent(obj) == nil {
+		return r.releaseFinalizer(ctx, obj)
+	}
+	api, err := r.connector().forDelete(ctx, obj)
+	if err != nil {
+		step := asStep(err)
+		step.err = fmt.Errorf("cannot delete the remote configuration until the credentials are back (or set spec.deletionPolicy: Orphan to let this object go): %w", step.err)
+		return step
+	}
+	if err := sameAccount(obj, api.AccountSID()); err != nil {
+		return err
+	}
+	seen, err = r.observe(ctx, obj, api, desiredInput(obj, nil))
+	if err != nil {
+		return err
+	}
+	return r.act(ctx, obj, api, voice.ConfigurationInput{}, seen)
 }
 
-// observe reads the remote side and says what this object owns there, or
-// who holds its unique name. It never writes, remote or local.
+// intentions is the part of an observation that the object alone says.
+func (r *ClientConfigurationReconciler) intentions(obj *voicev1alpha1.ClientConfiguration) observation {
+	return observation{
+		observeOnly: obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly,
+		deleting:    !obj.DeletionTimestamp.IsZero(),
+		orphan:      obj.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyOrphan,
+		adopt:       wantsAdoption(obj),
+	}
+}
+
+// observe reads the remote side and says what this object owns there (or,
+// under ObserveOnly, reads), who holds its unique name, and who else owns
+// either. It is the one observe of every policy and of deletion, and it
+// never writes, remote or local.
 func (r *ClientConfigurationReconciler) observe(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput) (observation, error) {
-	var seen observation
-	intent := readIntent(obj)
-	if id := obj.Status.ID; id != "" {
-		cfg, err := r.remote.get(ctx, api, id, resyncRequested(obj))
-		switch {
-		case err == nil:
-			seen.owned = cfg
-		case voice.IsNotFound(err):
-			seen.vanished = id
-			if intent != nil && intent.Replaces != id {
-				intent = nil // an earlier create's marker: it vouches for nothing now
-			}
-		default:
-			return seen, remoteError("reading remote configuration "+id, err)
-		}
+	seen := r.intentions(obj)
+	if err := r.observeOwned(ctx, obj, api, &seen); err != nil {
+		return seen, err
 	}
-	if seen.owned == nil && intent != nil {
-		// An attempt of ours may have created it: look with a List that
-		// started after the attempt.
-		found, _, err := r.remote.holderOf(ctx, api, intent.UniqueName, startedAfter(intent.At.Add(clockSkew)))
-		if err != nil {
-			return seen, remoteError(fmt.Sprintf("looking up %q after an interrupted create", intent.UniqueName), err)
-		}
-		if found != nil && intent.proves(api.AccountSID(), found) {
-			seen.owned, seen.recovered = found, true
-		}
-	}
-	if seen.owned == nil {
-		since := nameCheck
-		if seen.vanished != "" {
-			// Someone changed the account behind our back: a List from
-			// before that proves nothing about the name.
-			since = startedAfter(r.Clock.Now())
-		}
-		holder, listed, err := r.remote.holderOf(ctx, api, want.UniqueName, since)
-		if err != nil {
-			return seen, remoteError(fmt.Sprintf("checking that unique name %q is free", want.UniqueName), err)
-		}
-		seen.holder, seen.freeAt = holder, listed
-	}
-	if held := cmpOr(seen.owned, seen.holder); held != nil && (seen.owned != nil || wantsAdoption(obj)) {
-		rival, err := r.rivalFor(ctx, obj, api, held.ID)
-		if err != nil {
+	if !seen.observeOnly {
+		if err := r.observeAttempts(ctx, obj, api, &seen); err != nil {
 			return seen, err
 		}
-		seen.rival = rival
 	}
-	if seen.owned != nil {
-		seen.drifted = drift(want, seen.owned)
+	if seen.owned == nil && !seen.deleting && !seen.unconfirmed {
+		if err := r.observeName(ctx, obj, api, want, &seen); err != nil {
+			return seen, err
+		}
+	}
+	if !seen.observeOnly {
+		held := seen.owned
+		if held == nil && !seen.deleting {
+			held = seen.holder
+		}
+		if held != nil {
+			rival, err := r.claims.rival(ctx, obj, api.AccountSID(), held.ID)
+			if err != nil {
+				return seen, err
+			}
+			seen.rival = rival
+		}
+	}
+	if cfg := cmpOr(seen.owned, seen.holder); cfg != nil {
+		seen.drifted = drift(want, cfg)
 	}
 	return seen, nil
 }
 
-// act is the one place that decides what to do about an observation.
-func (r *ClientConfigurationReconciler) act(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput, seen observation) error {
+// observeOwned reads the configuration this object owns: the one status.id
+// names when the marker records it as created or adopted by this object,
+// or else the one the marker says a create of this object made. An
+// ObserveOnly object reads the one status.id names.
+func (r *ClientConfigurationReconciler) observeOwned(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, seen *observation) error {
+	id := obj.Status.ID
+	if !seen.observeOnly && !owns(obj, api.AccountSID(), id) {
+		// Read while ObserveOnly, or written by hand: not evidence.
+		id = ""
+		if intent := readIntent(obj); intent != nil && intent.Account == api.AccountSID() {
+			id = intent.Created
+		}
+	}
+	if id == "" {
+		return nil
+	}
+	cfg, err := r.remote.get(ctx, api, id, resyncRequested(obj))
 	switch {
-	case seen.rival != "":
+	case err == nil:
+		seen.owned, seen.recovered = cfg, id != obj.Status.ID
+		return nil
+	case !voice.IsNotFound(err):
+		return remoteError("reading remote configuration "+id, err)
+	}
+	seen.vanished = id
+	if api.Verified() {
+		return nil
+	}
+	// A 404 through credentials never seen to act on the account may be
+	// another account's answer: a List that names the account settles it.
+	if err := collectionReadable(ctx, api); err != nil {
+		return remoteError("confirming that remote configuration "+id+" is gone", err)
+	}
+	seen.unconfirmed = !api.Verified()
+	return nil
+}
+
+// observeAttempts learns the outcome of the marker's create attempts: a
+// configuration an attempt proves is owned (when nothing else is) or a
+// stray; an attempt a List long enough after it does not prove is
+// resolved as not made; the others are pending.
+func (r *ClientConfigurationReconciler) observeAttempts(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, seen *observation) error {
+	intent := readIntent(obj)
+	if intent == nil || intent.Account != api.AccountSID() {
+		return nil
+	}
+	for i, a := range intent.Attempts {
+		if seen.owned != nil && seen.owned.UniqueName == a.Name && !a.proves(api.AccountSID(), seen.owned) {
+			// The name is ours already: the attempt can never be made.
+			seen.resolved = append(seen.resolved, i)
+			continue
+		}
+		found, listed, err := r.remote.holderOf(ctx, api, a.Name, startedAfter(a.At.Add(clockSkew)))
+		if err != nil {
+			return remoteError(fmt.Sprintf("looking for what an interrupted create of %q made", a.Name), err)
+		}
+		decided := a.At.Add(r.lateCommitWindow())
+		switch {
+		case found != nil && a.proves(api.AccountSID(), found):
+			seen.resolved = append(seen.resolved, i)
+			switch {
+			case seen.owned == nil:
+				seen.owned, seen.recovered = found, true
+			case found.ID != seen.owned.ID:
+				seen.strays = append(seen.strays, *found)
+			}
+		case !listed.Before(decided):
+			seen.resolved = append(seen.resolved, i)
+		default:
+			seen.pending++
+			if seen.pendingUntil.IsZero() || decided.Before(seen.pendingUntil) {
+				seen.pendingUntil = decided
+			}
+		}
+	}
+	return nil
+}
+
+// observeName finds who holds the spec's unique name. A name shown free
+// must be shown so by a List fresh enough to create after (nameCheck); the
+// name an ObserveOnly object looks for too, so that a configuration made
+// in the Console seconds ago is found, and a person's request for a resync
+// reads afresh.
+func (r *ClientConfigurationReconciler) observeName(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput, seen *observation) error {
+	since := nameCheck
+	if seen.vanished != "" || resyncRequested(obj) {
+		// Someone changed the account behind our back, or a person asks:
+		// a List from before proves nothing.
+		since = startedAfter(r.Clock.Now())
+	}
+	holder, listed, err := r.remote.holderOf(ctx, api, want.UniqueName, since)
+	if err != nil {
+		return remoteError(fmt.Sprintf("checking that unique name %q is free", want.UniqueName), err)
+	}
+	seen.holder, seen.freeAt = holder, listed
+	// Nothing found through credentials never seen to act on the account
+	// may be another account's emptiness. A create would find out (its
+	// answer names the account); an ObserveOnly object must not report
+	// NotFound on it.
+	seen.unconfirmed = holder == nil && seen.observeOnly && !api.Verified()
+	return nil
+}
+
+// act does what decide chose, and only then records the Event.
+func (r *ClientConfigurationReconciler) act(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput, seen observation) error {
+	if err := r.settleIntent(ctx, obj, seen); err != nil {
+		return err
+	}
+	switch decide(seen) {
+	case actDeleteStrays:
+		if err := r.deleteStrays(ctx, obj, api, seen.strays); err != nil {
+			return err
+		}
+		seen.strays = nil
+		return r.act(ctx, obj, api, want, seen)
+	case actConflict:
 		return r.conflict(ctx, obj, seen.rival, cmpOr(seen.owned, seen.holder))
-	case seen.owned != nil:
+	case actManage:
 		if seen.recovered {
 			r.event(ctx, obj, corev1.EventTypeNormal, eventRecovered, "Recover",
 				"Found remote configuration %s that an interrupted create of this object made; managing it", seen.owned.ID)
 		}
 		return r.manage(ctx, obj, api, seen.owned, want, seen.drifted)
-	case seen.holder != nil && wantsAdoption(obj):
+	case actAdopt:
+		// Recorded before the first write, so that the object owns what
+		// it writes, whatever happens next.
+		adopted := intentFor(obj, api.AccountSID())
+		adopted.Adopted = seen.holder.ID
+		if err := patchMetadata(ctx, r.Client, obj, func() { setIntent(obj, adopted) }); err != nil {
+			return transient(voicev1alpha1.ReasonProgressing, err)
+		}
 		r.event(ctx, obj, corev1.EventTypeNormal, eventAdopted, "Adopt",
 			"Adopted existing remote configuration %s (annotation %s)", seen.holder.ID, voicev1alpha1.AnnotationAdopt)
-		return r.manage(ctx, obj, api, seen.holder, want, drift(want, seen.holder))
-	case seen.holder != nil:
-		return r.alreadyExists(ctx, obj, seen.holder)
-	default:
-		return r.create(ctx, obj, api, want, seen)
+		return r.manage(ctx, obj, api, seen.holder, want, seen.drifted)
+	case actAlreadyExists:
+		return r.alreadyExists(obj, seen.holder)
+	case actReport:
+		found := cmpOr(seen.owned, seen.holder)
+		r.remote.verified(api, obj, found)
+		r.record(obj, api, found, seen.drifted)
+		return nil
+	case actNotFound:
+		r.forgetRemote(obj)
+		return &stepError{reason: voicev1alpha1.ReasonNotFound, class: classWaiting, user: true, after: r.ResyncPeriod, err: fmt.Errorf(
+			"no remote configuration has unique name %q; managementPolicy is ObserveOnly, so it is not created", obj.Spec.UniqueName)}
+	case actWait:
+		return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, progress: true,
+			after: max(seen.pendingUntil.Sub(r.Clock.Now()), time.Second), err: fmt.Errorf(
+				"waiting until %s to learn whether an earlier create attempt, whose answer was lost, made a configuration",
+				seen.pendingUntil.UTC().Format(time.RFC3339))}
+	case actUnconfirmed:
+		what := "remote configuration " + seen.vanished
+		if seen.vanished == "" {
+			what = fmt.Sprintf("a remote configuration with unique name %q", obj.Spec.UniqueName)
+		}
+		return r.unconfirmed(obj, what)
+	case actDelete:
+		return r.deleteOwned(ctx, obj, api, seen.owned.ID)
+	case actRelease:
+		return r.release(ctx, obj, seen)
 	}
+	return r.create(ctx, obj, api, want, seen)
 }
 
 // manage takes cfg as this object's configuration and, if it differs from
 // the spec in any field we own, replaces it with one full PUT.
 func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, cfg *voice.Configuration, want voice.ConfigurationInput, drifted []string) error {
-	if rival, ok := r.remote.claim(api, obj, cfg.ID); !ok {
+	if rival, ok := r.claims.claim(obj, api.AccountSID(), cfg.ID); !ok {
 		// Taken by another object of this process a moment ago, before its
 		// status reached the cache.
 		return r.conflict(ctx, obj, rival.String(), cfg)
@@ -242,13 +399,6 @@ func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1
 	r.remote.verified(api, obj, updated)
 	r.record(obj, api, updated, nil)
 	r.Metrics.driftCorrected(kindClientConfiguration, source)
-	if slices.Contains(drifted, "uniqueName") && readIntent(obj) != nil {
-		// The marker names the unique name of the create; after a rename it
-		// would only mislead whoever reads it.
-		if err := patchMetadata(ctx, r.Client, obj, func() { clearIntent(obj) }); err != nil {
-			return transient(voicev1alpha1.ReasonProgressing, err)
-		}
-	}
 	r.event(ctx, obj, corev1.EventTypeNormal, updateReason[source], "Update",
 		"Updated remote configuration %s (%s changed: %s)", cfg.ID, source, strings.Join(drifted, ", "))
 	return nil
@@ -298,22 +448,22 @@ func (r *ClientConfigurationReconciler) nameTakenOnUpdate(ctx context.Context, a
 		id, name, holder.ID, err))
 }
 
-// create POSTs the spec, exactly once per marker. The marker, written in
-// the same patch as the finalizer before the POST, records the List that
-// showed the name free and a digest of what is sent: after a lost answer
-// or a crash, it is what proves that a configuration found under the name
-// is this object's (ownership.go).
+// create POSTs the spec. The attempt is recorded in the create-intent
+// marker, in the same patch as the finalizer, before the POST; the moment
+// the POST answers, its outcome replaces it there (ownership.go).
 func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput, seen observation) error {
-	if !r.remote.reserve(api, obj, want.UniqueName) {
-		return transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("another object is creating unique name %q in account %s right now", want.UniqueName, api.AccountSID()))
+	account := api.AccountSID()
+	if !r.claims.reserve(obj, account, want.UniqueName) {
+		return transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("another object is creating unique name %q in account %s right now", want.UniqueName, account))
 	}
-	defer r.remote.release(api, obj, want.UniqueName)
+	defer r.claims.release(obj, account, want.UniqueName)
 	// The turn comes before the marker: a create that must wait writes
 	// nothing, and comes back when its turn is due.
 	if err := admit(api, obj, fmt.Sprintf("creating remote configuration %q", want.UniqueName)); err != nil {
 		return err
 	}
-	intent := newIntent(r.Clock.Now(), api.AccountSID(), want, seen.freeAt, seen.vanished)
+	intent := intentFor(obj, account)
+	intent.Attempts = append(intent.Attempts, newAttempt(r.Clock.Now(), want, seen.freeAt))
 	if err := addFinalizer(ctx, r.Client, obj, func() { setIntent(obj, intent) }); err != nil {
 		return err
 	}
@@ -322,9 +472,12 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 	switch {
 	case err == nil:
 		r.remote.wrote(api, created)
-		r.remote.claim(api, obj, created.ID) // new: nobody else can hold it
+		r.claims.claim(obj, account, created.ID) // new: nobody else can hold it
 		r.remote.verified(api, obj, created)
 		r.record(obj, api, created, nil)
+		if err := r.resolveLastAttempt(ctx, obj, intent, created.ID); err != nil {
+			return err
+		}
 		if seen.vanished != "" {
 			r.event(ctx, obj, corev1.EventTypeWarning, eventRecreated, "Recreate",
 				"Remote configuration %s was deleted outside Kubernetes; created %s in its place", seen.vanished, created.ID)
@@ -333,17 +486,21 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 		}
 		return nil
 	case voice.ClassOf(err) == voice.ClassAccountMismatch:
+		if rerr := r.resolveLastAttempt(ctx, obj, intent, ""); rerr != nil {
+			return rerr
+		}
 		return r.strayCreate(ctx, obj, api, created, err)
 	case voice.IsAmbiguous(err):
-		// It may have been applied. The marker stays, so the next attempt
-		// looks the name up and proves ownership before creating again.
+		// It may have been made, or may still be. The attempt stays in the
+		// marker until a List shows what it made, or long enough after it
+		// that nothing did (observeAttempts).
 		return transient(voicev1alpha1.ReasonRemoteUnavailable,
 			fmt.Errorf("creating remote configuration %q: outcome unknown, will look for it before trying again: %w", want.UniqueName, err))
 	}
-	// The POST was refused, so it created nothing, and the marker must not
-	// later vouch for a configuration someone else creates with this name.
-	if cerr := patchMetadata(ctx, r.Client, obj, func() { clearIntent(obj) }); cerr != nil {
-		return transient(voicev1alpha1.ReasonProgressing, cerr)
+	// The POST was refused, so it made nothing: the attempt is resolved, and
+	// can never vouch for a configuration someone else creates.
+	if rerr := r.resolveLastAttempt(ctx, obj, intent, ""); rerr != nil {
+		return rerr
 	}
 	switch voice.ClassOf(err) {
 	case voice.ClassInvalid, voice.ClassConflict:
@@ -353,13 +510,27 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 		case lerr != nil:
 			return remoteError(fmt.Sprintf("looking up %q after a refused create", want.UniqueName), lerr)
 		case holder != nil:
-			return r.alreadyExists(ctx, obj, holder) // taken between the check and the POST
+			return r.alreadyExists(obj, holder) // taken between the check and the POST
 		case voice.ClassOf(err) == voice.ClassConflict:
 			// A conflict for a name nobody has: a race with a delete.
 			return transient(voicev1alpha1.ReasonRemoteUnavailable, fmt.Errorf("creating remote configuration: %w", err))
 		}
 	}
 	return remoteError("creating remote configuration", err)
+}
+
+// resolveLastAttempt records the outcome of the attempt create just made
+// (intent's last): it leaves the marker, and created, if the POST made a
+// configuration, is recorded as this object's.
+func (r *ClientConfigurationReconciler) resolveLastAttempt(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, intent *createIntent, created string) error {
+	settled := intent.without([]int{len(intent.Attempts) - 1})
+	if created != "" {
+		settled.Created = created
+	}
+	if err := patchMetadata(ctx, r.Client, obj, func() { setIntent(obj, settled) }); err != nil {
+		return transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("recording the outcome of a create: %w", err))
+	}
+	return nil
 }
 
 // strayCreate handles a create that the API answered for another account
@@ -375,9 +546,6 @@ func (r *ClientConfigurationReconciler) strayCreate(ctx context.Context, obj *vo
 			r.event(ctx, obj, corev1.EventTypeWarning, voicev1alpha1.ReasonAccountMismatch, "Delete",
 				"A create landed in account %s by mistake and configuration %s could not be deleted there; delete it by hand", stray.AccountSID, stray.ID)
 		}
-	}
-	if cerr := patchMetadata(ctx, r.Client, obj, func() { clearIntent(obj) }); cerr != nil {
-		return transient(voicev1alpha1.ReasonProgressing, cerr)
 	}
 	return stalled(voicev1alpha1.ReasonAccountMismatch, fmt.Errorf(
 		"the credentials in Secret %q belong to another account than its %s says (%w)%s. Fix the Secret so that the SID and the key or token are of the same account",
@@ -411,13 +579,11 @@ func deleteStray(ctx context.Context, api VoiceAPI, id string) error {
 }
 
 // alreadyExists reports that the unique name belongs to a configuration this
-// object cannot prove it created. It is stalled until the spec or the adopt
-// annotation changes; the marker is dropped so it can never vouch for it,
-// and a vanished id is forgotten.
-func (r *ClientConfigurationReconciler) alreadyExists(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, holder *voice.Configuration) error {
-	if err := patchMetadata(ctx, r.Client, obj, func() { clearIntent(obj) }); err != nil {
-		return transient(voicev1alpha1.ReasonProgressing, err)
-	}
+// object cannot prove it created: it is never changed or deleted, and a
+// vanished id is forgotten. The stall wakes when the spec or the adopt
+// annotation changes, and otherwise with capped backoff, so a name that
+// frees is taken.
+func (r *ClientConfigurationReconciler) alreadyExists(obj *voicev1alpha1.ClientConfiguration, holder *voice.Configuration) error {
 	r.forgetRemote(obj)
 	return stalled(voicev1alpha1.ReasonAlreadyExists, fmt.Errorf(
 		"unique name %q is already used by remote configuration %s, which this object cannot prove it created; it will not be changed or deleted. Choose another uniqueName, or set the annotation %s: \"true\" to manage that configuration",
@@ -426,11 +592,9 @@ func (r *ClientConfigurationReconciler) alreadyExists(ctx context.Context, obj *
 
 // conflict reports that another object already owns the configuration this
 // one would manage. One remote configuration has one owner: the object
-// that held it first keeps it, and this one writes nothing and forgets it.
+// that held it first keeps it, and this one writes nothing and forgets it
+// until the owner lets go.
 func (r *ClientConfigurationReconciler) conflict(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, rival string, cfg *voice.Configuration) error {
-	if err := patchMetadata(ctx, r.Client, obj, func() { clearIntent(obj) }); err != nil {
-		return transient(voicev1alpha1.ReasonProgressing, err)
-	}
 	r.forgetRemote(obj)
 	return stalled(voicev1alpha1.ReasonConflict, fmt.Errorf(
 		"remote configuration %s (unique name %q) is already managed by ClientConfiguration %s; a remote configuration has one owner, so this object leaves it alone. Delete one of the two objects, or give this one another uniqueName",
@@ -438,144 +602,12 @@ func (r *ClientConfigurationReconciler) conflict(ctx context.Context, obj *voice
 }
 
 // forgetRemote drops the remote configuration from status: this object no
-// longer owns one.
+// longer owns (or reads) one.
 func (r *ClientConfigurationReconciler) forgetRemote(obj *voicev1alpha1.ClientConfiguration) {
-	obj.Status.ID, obj.Status.Remote = "", nil
+	obj.Status.ID, obj.Status.AccountSID, obj.Status.Remote = "", "", nil
 	meta.RemoveStatusCondition(&obj.Status.Conditions, voicev1alpha1.ConditionInSync)
 	r.remote.forget(obj)
-}
-
-// rivalFor names another object that already owns configuration id in
-// the account ("namespace/name"), or returns "". An object acquiring a
-// configuration yields to any other holder; of two objects that both hold
-// it (a state an earlier version could leave), the older keeps it.
-func (r *ClientConfigurationReconciler) rivalFor(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, id string) (string, error) {
-	holders, err := r.holders.holders(ctx, api.AccountSID(), id)
-	if err != nil {
-		return "", transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("looking up the owners of remote configuration %s: %w", id, err))
-	}
-	holding := obj.Status.ID == id && obj.Status.AccountSID == api.AccountSID()
-	for _, other := range holders {
-		if other.uid != obj.UID && (!holding || other.older(obj)) {
-			return other.key.String(), nil
-		}
-	}
-	if owner, ok := r.remote.ownerOf(api, id); ok && owner.uid != obj.UID {
-		// Claimed in this process a moment ago, perhaps before the claimant's
-		// status reached the cache; unless the claimant is gone since.
-		other := &voicev1alpha1.ClientConfiguration{}
-		err := r.Client.Get(ctx, owner.key, other)
-		switch {
-		case err == nil && other.UID == owner.uid:
-			return owner.key.String(), nil
-		case client.IgnoreNotFound(err) != nil:
-			return "", transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("reading ClientConfiguration %s: %w", owner.key, err))
-		}
-		r.remote.disown(api, id, owner.uid)
-	}
-	return "", nil
-}
-
-// observeOnly reads the remote configuration, by id or by unique name, and
-// reports it and its drift without ever writing to it.
-func (r *ClientConfigurationReconciler) observeOnly(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput) error {
-	var found *voice.Configuration
-	var err error
-	if obj.Status.ID != "" {
-		found, err = r.remote.get(ctx, api, obj.Status.ID, resyncRequested(obj))
-	}
-	if obj.Status.ID == "" || voice.IsNotFound(err) {
-		found, _, err = r.remote.holderOf(ctx, api, obj.Spec.UniqueName, startedAfter(r.Clock.Now().Add(-2*r.ResyncPeriod)))
-	}
-	if err != nil {
-		return remoteError("reading remote configuration", err)
-	}
-	if found == nil {
-		obj.Status.ID, obj.Status.Remote = "", nil
-		return &stepError{reason: voicev1alpha1.ReasonNotFound, class: classWaiting, user: true, after: r.ResyncPeriod, err: fmt.Errorf(
-			"no remote configuration has unique name %q; managementPolicy is ObserveOnly, so it is not created", obj.Spec.UniqueName)}
-	}
-	r.remote.verified(api, obj, found)
-	r.record(obj, api, found, drift(want, found))
-	return nil
-}
-
-// reconcileDelete removes the remote configuration (policy Delete) or leaves
-// it (Orphan, ObserveOnly), and only then releases the finalizer. It never
-// deletes a configuration this object cannot prove it owns.
-func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
-	if !controllerutil.ContainsFinalizer(obj, voicev1alpha1.Finalizer) {
-		return nil
-	}
-	intent := readIntent(obj)
-	if obj.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyOrphan || obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly ||
-		(obj.Status.ID == "" && intent == nil) {
-		if obj.Status.ID != "" {
-			r.event(ctx, obj, corev1.EventTypeNormal, eventOrphaned, "Orphan", "Left remote configuration %s in place (deletionPolicy %s, managementPolicy %s)",
-				obj.Status.ID, obj.Spec.DeletionPolicy, obj.Spec.ManagementPolicy)
-		}
-		return r.releaseFinalizer(ctx, obj)
-	}
-
-	api, err := r.connector().forDelete(ctx, obj)
-	if err != nil {
-		step := asStep(err)
-		step.err = fmt.Errorf("cannot delete the remote configuration until the credentials are back (or set spec.deletionPolicy: Orphan to let this object go): %w", step.err)
-		return step
-	}
-	if err := sameAccount(obj, api.AccountSID()); err != nil {
-		return err
-	}
-	id := obj.Status.ID
-	if id == "" {
-		// An interrupted create may have made one: find it, or nothing leaks.
-		found, _, err := r.remote.holderOf(ctx, api, intent.UniqueName, startedAfter(intent.At.Add(clockSkew)))
-		if err != nil {
-			return remoteError(fmt.Sprintf("looking up %q after an interrupted create", intent.UniqueName), err)
-		}
-		if found == nil || !intent.proves(api.AccountSID(), found) {
-			if found != nil {
-				r.event(ctx, obj, corev1.EventTypeNormal, eventLeft, "Delete",
-					"Left remote configuration %s in place: this object cannot prove it created it", found.ID)
-			}
-			return r.releaseFinalizer(ctx, obj)
-		}
-		id = found.ID
-	}
-	if rival, err := r.rivalFor(ctx, obj, api, id); err != nil {
-		return err
-	} else if rival != "" {
-		r.event(ctx, obj, corev1.EventTypeWarning, eventLeft, "Delete",
-			"Left remote configuration %s in place: ClientConfiguration %s manages it", id, rival)
-		return r.releaseFinalizer(ctx, obj)
-	}
-	if r.remote.isGone(api, id) {
-		// Deleted by an earlier pass whose release of the finalizer
-		// failed (a conflict, say): the Event was recorded then.
-		return r.releaseFinalizer(ctx, obj)
-	}
-	if err := admit(api, obj, "deleting remote configuration "+id); err != nil {
-		return err
-	}
-	err = api.Delete(ctx, id)
-	if cls := voice.ClassOf(err); cls == voice.ClassInvalid || cls == voice.ClassConflict {
-		err = r.deleteRefused(ctx, api, id, err)
-	}
-	if voice.IsNotFound(err) {
-		// Gone already, unless the whole API answers 404 (an account
-		// whose access to the beta ended): then nothing is known, and the
-		// finalizer stays.
-		if lerr := collectionReadable(ctx, api); lerr != nil {
-			return remoteError("confirming that remote configuration "+id+" is gone", lerr)
-		}
-	}
-	switch {
-	case err == nil, voice.IsNotFound(err):
-		r.remote.deleted(api, id)
-		r.event(ctx, obj, corev1.EventTypeNormal, eventDeleted, "Delete", "Deleted remote configuration %s", id)
-		return r.releaseFinalizer(ctx, obj)
-	}
-	return remoteError("deleting remote configuration "+id, err)
+	r.claims.forget(obj.UID)
 }
 
 // collectionReadable reads the first page of one configuration: nil when
@@ -596,7 +628,9 @@ func (r *ClientConfigurationReconciler) deleteRefused(ctx context.Context, api V
 	def, err := api.GetDefault(ctx)
 	switch {
 	case err == nil && def.ID == id:
-		return &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, user: true, after: 5 * time.Second, err: fmt.Errorf(
+		// No delay given: it is looked at again with the object's capped
+		// backoff, not in a fixed short loop.
+		return &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, user: true, err: fmt.Errorf(
 			"remote configuration %s is the account's default, and Twilio refuses to delete it (%w); delete the AccountDefault that set it, or unset the default, and the delete goes through",
 			id, refused)}
 	case err != nil && !voice.IsNotFound(err):
@@ -614,6 +648,7 @@ func (r *ClientConfigurationReconciler) releaseFinalizer(ctx context.Context, ob
 		return err
 	}
 	r.remote.forget(obj)
+	r.claims.forget(obj.UID)
 	return nil
 }
 
@@ -677,6 +712,7 @@ func (r *ClientConfigurationReconciler) SetupWithManager(ctx context.Context, mg
 	r.setUp()
 	r.holders = newHolderIndex()
 	r.remote = newRemoteView(r.holders, r.Clock, r.Observe, r.ResyncPeriod, r.PageSize)
+	r.claims = newClaims(r.holders, mgr.GetAPIReader())
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &voicev1alpha1.ClientConfiguration{}, credentialsIndex, func(o client.Object) []string {
 		return secretsOf(o.(*voicev1alpha1.ClientConfiguration))
 	}); err != nil {
@@ -730,4 +766,108 @@ func cmpOr(cfgs ...*voice.Configuration) *voice.Configuration {
 		}
 	}
 	return nil
+}
+// lateCommitWindow is LateCommitWindow, or its default.
+func (r *ClientConfigurationReconciler) lateCommitWindow() time.Duration {
+	if r.LateCommitWindow > 0 {
+		return r.LateCommitWindow
+	}
+	return DefaultLateCommitWindow
+}
+
+// settleIntent records in the apiserver what the observation learned of
+// the marker's attempts (the outcomes now known, and the configuration an
+// interrupted create turned out to have made), before anything acts on
+// it: a resolved attempt never proves anything again.
+func (r *ClientConfigurationReconciler) settleIntent(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, seen observation) error {
+	intent := readIntent(obj)
+	if intent == nil || (len(seen.resolved) == 0 && !seen.recovered) {
+		return nil
+	}
+	settled := intent.without(seen.resolved)
+	if seen.recovered && seen.owned != nil {
+		settled.Created = seen.owned.ID
+	}
+	if err := patchMetadata(ctx, r.Client, obj, func() { setIntent(obj, settled) }); err != nil {
+		return transient(voicev1alpha1.ReasonProgressing, err)
+	}
+	return nil
+}
+
+// deleteStrays deletes configurations that an earlier create attempt of
+// this object made (proven by the marker) and that it does not own: one
+// object asked for one configuration.
+func (r *ClientConfigurationReconciler) deleteStrays(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, strays []voice.Configuration) error {
+	for _, stray := range strays {
+		if err := admit(api, obj, "deleting remote configuration "+stray.ID); err != nil {
+			return err
+		}
+		if err := api.Delete(ctx, stray.ID); err != nil && !voice.IsNotFound(err) {
+			return remoteError("deleting remote configuration "+stray.ID+", a second one an interrupted create made", err)
+		}
+		r.remote.deleted(api, stray.ID)
+		r.claims.gone(api.AccountSID(), stray.ID)
+		r.event(ctx, obj, corev1.EventTypeNormal, eventDeleted, "Delete",
+			"Deleted remote configuration %s (unique name %q): an earlier create of this object made it after its answer was lost, and the object manages another", stray.ID, stray.UniqueName)
+	}
+	return nil
+}
+
+// unconfirmed stalls on a "not found" that the credentials cannot vouch
+// for: what is not found through them may exist in the account.
+func (r *ClientConfigurationReconciler) unconfirmed(obj *voicev1alpha1.ClientConfiguration, what string) error {
+	return stalled(voicev1alpha1.ReasonAccountMismatch, fmt.Errorf(
+		"%s is not found through the credentials in Secret %q, which have never been seen to act on the account they name: they may be another account's, so nothing is concluded. Fix the Secret (or set spec.deletionPolicy: Orphan to let a deleted object go)",
+		what, obj.Spec.CredentialsRef.Name))
+}
+
+// deleteOwned DELETEs the configuration this object owns and releases the
+// finalizer; a refusal explains itself (IsDefault).
+func (r *ClientConfigurationReconciler) deleteOwned(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, id string) error {
+	if r.remote.isGone(api, id) {
+		// Deleted by an earlier pass whose release of the finalizer
+		// failed (a conflict, say): the Event was recorded then.
+		return r.releaseFinalizer(ctx, obj)
+	}
+	if err := admit(api, obj, "deleting remote configuration "+id); err != nil {
+		return err
+	}
+	err := api.Delete(ctx, id)
+	if cls := voice.ClassOf(err); cls == voice.ClassInvalid || cls == voice.ClassConflict {
+		err = r.deleteRefused(ctx, api, id, err)
+	}
+	note := "Deleted remote configuration %s"
+	if voice.IsNotFound(err) {
+		// Gone already, unless the whole API answers 404 (an account whose
+		// access to the beta ended) or the credentials are another
+		// account's: then nothing is known, and the finalizer stays.
+		if lerr := collectionReadable(ctx, api); lerr != nil {
+			return remoteError("confirming that remote configuration "+id+" is gone", lerr)
+		}
+		if !api.Verified() {
+			return r.unconfirmed(obj, "remote configuration "+id)
+		}
+		note = "Remote configuration %s was already gone"
+	}
+	if err != nil && !voice.IsNotFound(err) {
+		return remoteError("deleting remote configuration "+id, err)
+	}
+	r.remote.deleted(api, id)
+	r.claims.gone(api.AccountSID(), id)
+	r.event(ctx, obj, corev1.EventTypeNormal, eventDeleted, "Delete", note, id)
+	return r.releaseFinalizer(ctx, obj)
+}
+
+// release lets a deleted object go without deleting anything, and says
+// what it left.
+func (r *ClientConfigurationReconciler) release(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, seen observation) error {
+	switch {
+	case (seen.orphan || seen.observeOnly) && obj.Status.ID != "":
+		r.event(ctx, obj, corev1.EventTypeNormal, eventOrphaned, "Orphan", "Left remote configuration %s in place (deletionPolicy %s, managementPolicy %s)",
+			obj.Status.ID, obj.Spec.DeletionPolicy, obj.Spec.ManagementPolicy)
+	case seen.rival != "" && seen.owned != nil:
+		r.event(ctx, obj, corev1.EventTypeWarning, eventLeft, "Delete",
+			"Left remote configuration %s in place: ClientConfiguration %s manages it", seen.owned.ID, seen.rival)
+	}
+	return r.releaseFinalizer(ctx, obj)
 }

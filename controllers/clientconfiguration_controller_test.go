@@ -371,10 +371,12 @@ var _ = Describe("ClientConfiguration", func() {
 		// marker (name found free, digest of what was sent) on the object,
 		// the configuration in Twilio, no status.id.
 		obj := t.clientConfiguration("crashed")
-		obj.Annotations = map[string]string{voicev1alpha1.AnnotationCreateIntent: controllers.CreateIntentFor(t.account, inputOf(obj), time.Now())}
+		obj.Annotations = map[string]string{voicev1alpha1.AnnotationPaused: "true"}
+		create(ctx, obj)
+		patchAnnotation(ctx, obj, voicev1alpha1.AnnotationCreateIntent, controllers.CreateIntentFor(obj.UID, t.account, inputOf(obj), time.Now()))
 		id, err := sim.CreateOutOfBand(t.account, recordOf(obj))
 		Expect(err).NotTo(HaveOccurred())
-		create(ctx, obj)
+		patchAnnotation(ctx, obj, voicev1alpha1.AnnotationPaused, "")
 
 		waitReady(ctx, obj)
 		Expect(obj.Status.ID).To(Equal(id))

@@ -39,6 +39,11 @@ type holder struct {
 	key      types.NamespacedName
 	created  metav1.Time
 	deleting bool
+	// observes marks an object that does not own the configuration its
+	// status names (ObserveOnly: it reads it; or a Manage object whose
+	// marker does not record it): claims skips it, a resync still
+	// compares it.
+	observes bool
 }
 
 func newHolderIndex() *holderIndex {
@@ -96,7 +101,7 @@ func (h *holderIndex) update(old, obj *voicev1alpha1.ClientConfiguration) {
 	}
 	if holds {
 		h.put(ref, holder{uid: obj.UID, key: client.ObjectKeyFromObject(obj), created: obj.CreationTimestamp,
-			deleting: !obj.DeletionTimestamp.IsZero()})
+			deleting: !obj.DeletionTimestamp.IsZero(), observes: !owns(obj, ref.account, ref.id)})
 	}
 }
 

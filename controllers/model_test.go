@@ -164,6 +164,15 @@ type modelWorld struct {
 	// adoptedBy, the object that adopted it with the adopt annotation set.
 	createdFor map[string]types.UID
 	adoptedBy  map[string]types.UID
+	// ambiguous are the POSTs whose answer the operator did not get, with
+	// what they sent; plausiblyFor marks a configuration the Console made
+	// with exactly the content of such a POST, after it: no proof can tell
+	// it from the POST's own (ownership.go), so the object may take it.
+	ambiguous    []ambiguousPost
+	plausiblyFor map[string]types.UID
+	// unanswered marks the configurations such POSTs made: one the Console
+	// changes before the operator finds it can no longer be proven its own.
+	unanswered map[string]bool
 	// changedAt is when the Console last changed or deleted a configuration:
 	// with ObserveList, a status may speak of a List up to two resync
 	// periods old (by design: one List per account per period), so a
@@ -189,15 +198,17 @@ func newModelWorld(t *rapid.T, shape voicesim.Options, mode ObserveMode) *modelW
 	}
 	w := &modelWorld{
 		t: t, ctx: context.Background(), shape: shape, mode: mode,
-		clock:      clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)),
-		sim:        voicesim.New(shape),
-		createdFor: map[string]types.UID{},
-		adoptedBy:  map[string]types.UID{},
-		changedAt:  map[string]time.Time{},
-		last:       map[types.UID]*voicev1alpha1.ClientConfiguration{},
-		removed:    map[types.UID]*voicev1alpha1.ClientConfiguration{},
-		secrets:    map[string]string{},
-		rec:        &modelRecorder{},
+		clock:        clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)),
+		sim:          voicesim.New(shape),
+		createdFor:   map[string]types.UID{},
+		adoptedBy:    map[string]types.UID{},
+		plausiblyFor: map[string]types.UID{},
+		unanswered:   map[string]bool{},
+		changedAt:    map[string]time.Time{},
+		last:         map[types.UID]*voicev1alpha1.ClientConfiguration{},
+		removed:      map[types.UID]*voicev1alpha1.ClientConfiguration{},
+		secrets:      map[string]string{},
+		rec:          &modelRecorder{},
 	}
 	w.store = fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&voicev1alpha1.ClientConfiguration{}, &voicev1alpha1.AccountDefault{}).
@@ -249,6 +260,7 @@ func (w *modelWorld) newOperator() *modelOperator {
 	cc.holders = newHolderIndex()
 	cc.holders.synced = func() bool { return true }
 	cc.remote = newRemoteView(cc.holders, w.clock, cc.Observe, cc.ResyncPeriod, cc.PageSize)
+	cc.claims = newClaims(cc.holders, w.store)
 	return &modelOperator{cc: cc}
 }
 
@@ -282,6 +294,7 @@ func (c cachedClient) List(ctx context.Context, list client.ObjectList, opts ...
 
 // modelRecorder keeps the Events of the current step.
 type modelRecorder struct {
+	logf   func(string, ...any)
 	mu     sync.Mutex
 	events []modelEvent
 }
@@ -299,6 +312,9 @@ func (r *modelRecorder) Eventf(regarding runtime.Object, _ runtime.Object, event
 	var uid types.UID
 	if obj != nil {
 		uid = obj.GetUID()
+	}
+	if modelTrace && r.logf != nil {
+		r.logf("  event %s %s: %s", uid, reason, fmt.Sprintf(note, args...))
 	}
 	r.events = append(r.events, modelEvent{uid: uid, eventType: eventType, reason: reason, note: fmt.Sprintf(note, args...)})
 }
@@ -334,6 +350,33 @@ type modelWire struct {
 	held    []heldPost
 }
 
+// ambiguousPost is a POST whose answer was lost, and what it sent.
+type ambiguousPost struct {
+	uid     types.UID
+	content string
+}
+
+// postContent is what a POST's body asks for, comparable with recordContent.
+func postContent(body []byte) string {
+	var in struct {
+		UniqueName    string  `json:"unique_name"`
+		Description   *string `json:"description"`
+		Configuration struct {
+			CallNotification struct {
+				URL    string `json:"url"`
+				Method string `json:"method"`
+			} `json:"callnotification"`
+		} `json:"configuration"`
+	}
+	_ = json.Unmarshal(body, &in)
+	return fmt.Sprintf("%s|%s|%s|%s", in.UniqueName, derefString(in.Description), in.Configuration.CallNotification.URL, in.Configuration.CallNotification.Method)
+}
+
+// recordContent is a stored configuration's content, as postContent.
+func recordContent(rec voicesim.Record) string {
+	return fmt.Sprintf("%s|%s|%s|%s", rec.UniqueName, derefString(rec.Description), rec.CallNotificationURL, rec.CallNotificationMethod)
+}
+
 // heldPost is a POST that will commit late.
 type heldPost struct {
 	req  *http.Request
@@ -351,6 +394,7 @@ func (m *modelWire) RoundTrip(req *http.Request) (*http.Response, error) {
 	if isCreate && m.fault != faultNone {
 		fault := m.fault
 		m.fault = faultNone
+		m.w.ambiguous = append(m.w.ambiguous, ambiguousPost{uid: m.currentUID(), content: postContent(body)})
 		switch fault {
 		case faultNotCommitted:
 			return answer(req, http.StatusGatewayTimeout), nil
@@ -358,7 +402,7 @@ func (m *modelWire) RoundTrip(req *http.Request) (*http.Response, error) {
 			m.held = append(m.held, heldPost{req: req.Clone(context.Background()), body: body, uid: m.currentUID()})
 			return answer(req, http.StatusGatewayTimeout), nil
 		case faultLostAnswer:
-			m.serve(req, body, m.currentUID())
+			m.markAmbiguous(m.serve(req, body, m.currentUID()))
 			return answer(req, http.StatusBadGateway), nil
 		}
 	}
@@ -368,6 +412,10 @@ func (m *modelWire) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := m.serve(req, body, m.currentUID())
 	return rec.Result(), nil
 }
+
+// modelTrace (MODEL_TRACE=1) logs every write the operator sends and every
+// Event, under the step that made it.
+var modelTrace = os.Getenv("MODEL_TRACE") != ""
 
 func (m *modelWire) currentUID() types.UID {
 	if m.current == nil {
@@ -384,6 +432,9 @@ func (m *modelWire) serve(req *http.Request, body []byte, uid types.UID) *httpte
 	r.RemoteAddr = "192.0.2.1:1234" // never the admin surface
 	rec := httptest.NewRecorder()
 	m.sim.ServeHTTP(rec, r)
+	if modelTrace && req.Method != http.MethodGet {
+		m.w.t.Logf("  %s %s %s (for %s) → %d %s", req.Method, req.URL.Path, postContent(body), uid, rec.Code, idPattern.FindString(rec.Body.String()))
+	}
 	if req.Method == http.MethodPost && req.URL.Path == voicesim.RouteCollection && rec.Code < 300 {
 		var out struct {
 			ID string `json:"id"`
@@ -416,7 +467,7 @@ func (m *modelWire) checkWrite(req *http.Request) {
 		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: %s %s outside any reconcile", req.Method, id))
 	case obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly:
 		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: ObserveOnly object %s sent %s %s", key(obj), req.Method, id))
-	case m.w.createdFor[id] == obj.UID, m.w.adoptedBy[id] == obj.UID, wantsAdoption(obj):
+	case m.w.createdFor[id] == obj.UID, m.w.adoptedBy[id] == obj.UID, m.w.plausiblyFor[id] == obj.UID, wantsAdoption(obj):
 	default:
 		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: object %s (uid %s) sent %s %s, which it did not create (created for %q) and without the adopt annotation",
 			key(obj), obj.UID, req.Method, id, m.w.createdFor[id]))
@@ -429,5 +480,13 @@ func key(obj client.Object) string { return obj.GetNamespace() + "/" + obj.GetNa
 func (m *modelWire) commitHeld(i int) {
 	h := m.held[i]
 	m.held = slices.Delete(m.held, i, i+1)
-	m.serve(h.req, h.body, h.uid)
+	m.markAmbiguous(m.serve(h.req, h.body, h.uid))
+}
+
+// markAmbiguous notes a configuration made by a POST whose answer the
+// operator never saw.
+func (m *modelWire) markAmbiguous(rec *httptest.ResponseRecorder) {
+	if id := idPattern.FindString(rec.Body.String()); id != "" && rec.Code < 300 {
+		m.w.unanswered[id] = true
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,23 +19,34 @@ import (
 //
 // The API has no idempotency key and, in the shape its reference documents,
 // no creation date. A create that fails ambiguously (a timeout, a 5xx, an
-// unreadable answer) may or may not have happened, and the configuration
-// found afterwards under the unique name may be ours or someone else's. A
-// configuration is taken as ours only when both hold:
+// unreadable answer) may or may not have happened, may still happen (a
+// gateway that timed out while the backend works on), and the
+// configuration found afterwards under the unique name may be ours or
+// someone else's. The create-intent marker, an annotation written before
+// every POST, is the evidence. It is bound to the object's UID (a copy of
+// the object, or a restore into another cluster, proves nothing), and it
+// holds:
 //
-//  1. The name was free before our first attempt: a List that started at
-//     most nameCheckMaxAge (5 s, longer for an account whose List takes
-//     long) before the create was decided showed no
-//     configuration with it, and the create-intent marker, written before
-//     the POST, records when that List started.
-//  2. The configuration found equals exactly what the attempt sent (unique
-//     name, description, URL, method), recorded as a digest in the marker.
+//   - every attempt whose outcome is unknown, each with the unique name it
+//     sent, a digest of what it sent, when the List that showed the name
+//     free started, and when the attempt was made;
+//   - the id of the configuration a create of this object made (created),
+//     recorded the moment the POST answers, before anything else, or the
+//     id it adopted (adopted), recorded before its first PUT.
 //
-// Anything else is AlreadyExists: no PUT, no DELETE, whatever happens next.
-// A new attempt always writes a new marker, so a marker from an earlier
-// create never vouches for a later one; a re-create after the configuration
-// vanished records the id it replaces, so only that re-create's marker is
-// consulted when its id turns out to be gone as well.
+// status.id is what the object owns only when the marker names it so: an
+// id recorded while the object was ObserveOnly, or by hand, is what it
+// read, and proves nothing once it turns to Manage.
+//
+// A configuration found under an attempt's name is ours only when both
+// hold: the name was free before the attempt (FreeAt), and the
+// configuration equals exactly what the attempt sent. Anything else is
+// AlreadyExists: no PUT, no DELETE, whatever happens next. An attempt is
+// resolved, and leaves the marker in the apiserver (never only in a cache),
+// once its outcome is known: its POST answered (success: created; a
+// refusal: nothing), its configuration was found and proven, or a List
+// that started lateCommitWindow after it shows no configuration it could
+// have made. A resolved attempt never proves anything again.
 //
 // The proof cannot tell our configuration from someone else's that was
 // created, with exactly our content, within the seconds between the List
@@ -44,46 +56,63 @@ import (
 // createIntent is the create-intent marker (annotation
 // voice.twilio-operator.io/create-intent).
 type createIntent struct {
-	// Version is 2; markers written before it (version 0) prove nothing.
-	Version int `json:"v,omitempty"`
-	// Account the create was sent to.
+	// Version is 3; markers of earlier formats prove nothing.
+	Version int `json:"v"`
+	// UID is the object the marker belongs to.
+	UID string `json:"uid"`
+	// Account the creates were sent to.
 	Account string `json:"account"`
-	// UniqueName that was about to be created.
-	UniqueName string `json:"uniqueName"`
-	// FreeAt is when the List that found the name free started.
-	FreeAt *time.Time `json:"freeAt,omitempty"`
-	// At is when the marker was written, just before the POST: only a
-	// List that started after it can show what the POST made.
-	At time.Time `json:"at"`
-	// Sent is the digest of what the create sent (see contentDigest).
-	Sent string `json:"sent,omitempty"`
-	// Replaces is the id of the configuration that vanished and that this
-	// create replaces; empty for a first create.
-	Replaces string `json:"replaces,omitempty"`
+	// Attempts are the creates whose outcome is not known yet.
+	Attempts []attempt `json:"attempts,omitempty"`
+	// Created is the id of the configuration a create of this object made.
+	Created string `json:"created,omitempty"`
+	// Adopted is the id of the configuration this object took over with
+	// the adopt annotation.
+	Adopted string `json:"adopted,omitempty"`
 }
 
-const intentVersion = 2
+// attempt is one POST whose outcome is not known yet.
+type attempt struct {
+	// Name is the unique name it sent.
+	Name string `json:"uniqueName"`
+	// Sent is the digest of what it sent (see contentDigest).
+	Sent string `json:"sent"`
+	// FreeAt is when the List that found the name free started.
+	FreeAt time.Time `json:"freeAt"`
+	// At is when the attempt was recorded, just before the POST: only a
+	// List that started after it can show what the POST made.
+	At time.Time `json:"at"`
+}
+
+const intentVersion = 3
+
+// maxAttempts bounds the attempts a marker holds: past it, no POST is
+// sent until an earlier attempt's outcome is known.
+const maxAttempts = 5
 
 // clockSkew is how far the clock of the replica that wrote a marker may be
-// ahead of the one reading it: a List meant to start after the marker's
+// ahead of the one reading it: a List meant to start after an attempt's
 // POST starts this much later still.
 const clockSkew = 2 * time.Second
 
-// newIntent is the marker for a create of want in account, after a List
-// that started at freeAt found the name free.
-func newIntent(now time.Time, account string, want voice.ConfigurationInput, freeAt time.Time, replaces string) createIntent {
-	free := freeAt.UTC().Truncate(time.Millisecond)
-	return createIntent{Version: intentVersion, Account: account, UniqueName: want.UniqueName, FreeAt: &free,
-		At:   now.UTC().Truncate(time.Millisecond),
-		Sent: contentDigest(want.UniqueName, want.Description, want.CallNotification), Replaces: replaces}
+// DefaultLateCommitWindow is how long after an attempt whose answer was
+// lost the API may still commit it (a gateway timeout while the backend
+// works on): a List that started this long after the attempt and shows no
+// configuration it could have made resolves it as not made.
+const DefaultLateCommitWindow = 2 * time.Minute
+
+// newAttempt is the attempt of a create of want at now, after a List that
+// started at freeAt found the name free.
+func newAttempt(now time.Time, want voice.ConfigurationInput, freeAt time.Time) attempt {
+	return attempt{Name: want.UniqueName, Sent: contentDigest(want.UniqueName, want.Description, want.CallNotification),
+		FreeAt: freeAt.UTC().Truncate(time.Millisecond), At: now.UTC().Truncate(time.Millisecond)}
 }
 
-// proves reports whether found is the configuration this marker's attempt
-// created, by the two conditions above.
-func (i *createIntent) proves(account string, found *voice.Configuration) bool {
-	return i != nil && i.Version >= intentVersion && i.FreeAt != nil && i.Sent != "" &&
-		i.Account == account && found.AccountSID == account && i.UniqueName == found.UniqueName &&
-		i.Sent == contentDigest(found.UniqueName, found.Description, found.CallNotification)
+// proves reports whether found is the configuration this attempt created,
+// in account.
+func (a attempt) proves(account string, found *voice.Configuration) bool {
+	return !a.FreeAt.IsZero() && a.Sent != "" && found.AccountSID == account && a.Name == found.UniqueName &&
+		a.Sent == contentDigest(found.UniqueName, found.Description, found.CallNotification)
 }
 
 // contentDigest is a digest of the fields a create sends, as an API might
@@ -107,26 +136,52 @@ func withoutPassword(raw string) string {
 	return u.String()
 }
 
-// readIntent returns the object's marker, or nil when it has none (or one
-// that cannot be read, which must not be taken as evidence). A marker of
-// the first format (account, uniqueName, at) reads as version 0: it names
-// a name, and proves nothing about it.
+// readIntent returns obj's marker, or nil when it has none, or one that
+// cannot be evidence: unreadable, of an earlier format, or written for
+// another object (a copy, a restore).
 func readIntent(obj client.Object) *createIntent {
 	raw, ok := obj.GetAnnotations()[voicev1alpha1.AnnotationCreateIntent]
 	if !ok {
 		return nil
 	}
 	var intent createIntent
-	if err := json.Unmarshal([]byte(raw), &intent); err != nil || intent.Account == "" || intent.UniqueName == "" {
+	if err := json.Unmarshal([]byte(raw), &intent); err != nil || intent.Version != intentVersion ||
+		intent.UID == "" || intent.UID != string(obj.GetUID()) || intent.Account == "" {
 		return nil
 	}
 	return &intent
 }
 
-// setIntent writes the marker into obj's annotations (in memory).
-func setIntent(obj client.Object, intent createIntent) {
-	raw, _ := json.Marshal(intent) // strings and a time cannot fail to encode
+// intentFor returns obj's marker for account, or a new, empty one.
+func intentFor(obj client.Object, account string) *createIntent {
+	if intent := readIntent(obj); intent != nil && intent.Account == account {
+		return intent
+	}
+	return &createIntent{Version: intentVersion, UID: string(obj.GetUID()), Account: account}
+}
+
+// without returns the marker without the attempts at the given indexes.
+func (i *createIntent) without(resolved []int) *createIntent {
+	out := *i
+	out.Attempts = nil
+	for n, a := range i.Attempts {
+		if !slices.Contains(resolved, n) {
+			out.Attempts = append(out.Attempts, a)
+		}
+	}
+	return &out
+}
+
+// setIntent writes the marker into obj's annotations (in memory); an
+// empty marker (no attempt, nothing created) is removed instead.
+func setIntent(obj client.Object, intent *createIntent) {
 	annotations := obj.GetAnnotations()
+	if intent == nil || (len(intent.Attempts) == 0 && intent.Created == "" && intent.Adopted == "") {
+		delete(annotations, voicev1alpha1.AnnotationCreateIntent)
+		obj.SetAnnotations(annotations)
+		return
+	}
+	raw, _ := json.Marshal(intent) // strings and times cannot fail to encode
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
@@ -134,9 +189,12 @@ func setIntent(obj client.Object, intent createIntent) {
 	obj.SetAnnotations(annotations)
 }
 
-// clearIntent removes the marker from obj's annotations (in memory).
-func clearIntent(obj client.Object) {
-	annotations := obj.GetAnnotations()
-	delete(annotations, voicev1alpha1.AnnotationCreateIntent)
-	obj.SetAnnotations(annotations)
+// owns reports whether obj owns remote configuration id of account: it
+// manages, and its marker records that it created or adopted id.
+func owns(obj *voicev1alpha1.ClientConfiguration, account, id string) bool {
+	if obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly || id == "" {
+		return false
+	}
+	intent := readIntent(obj)
+	return intent != nil && intent.Account == account && (intent.Created == id || intent.Adopted == id)
 }

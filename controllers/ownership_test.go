@@ -173,7 +173,7 @@ var _ = Describe("Ownership", func() {
 
 		It("finds its re-created configuration as its own after a crash before the status write", func(ctx SpecContext) {
 			// The state that crash leaves: status.id still the vanished id,
-			// a marker for the re-create that replaces it, and the new
+			// the re-create's attempt in the marker, and the new
 			// configuration in Twilio.
 			obj := t.clientConfiguration("phoenix")
 			obj.Annotations = map[string]string{voicev1alpha1.AnnotationPaused: "true"}
@@ -184,7 +184,7 @@ var _ = Describe("Ownership", func() {
 			newID, err := sim.CreateOutOfBand(t.account, recordOf(obj))
 			Expect(err).NotTo(HaveOccurred())
 			patchAnnotation(ctx, obj, voicev1alpha1.AnnotationCreateIntent,
-				controllers.RecreateIntentFor(t.account, inputOf(obj), time.Now(), obj.Status.ID))
+				controllers.CreateIntentFor(obj.UID, t.account, inputOf(obj), time.Now()))
 			patchAnnotation(ctx, obj, voicev1alpha1.AnnotationPaused, "")
 
 			waitReady(ctx, obj)

@@ -23,28 +23,27 @@ func TestIntentProves(t *testing.T) {
 		}
 		return cfg
 	}
-	intent := newIntent(time.Now(), "AC1", sent, time.Now(), "")
-	legacy := &createIntent{Account: "AC1", UniqueName: "web", At: time.Now()}
+	try := newAttempt(time.Now(), sent, time.Now())
+	intent := &try
 	cases := map[string]struct {
-		intent *createIntent
+		intent *attempt
 		found  *voice.Configuration
 		want   bool
 	}{
-		"exactly what was sent": {intent: &intent, found: found(nil), want: true},
-		"as an API may store it": {intent: &intent, found: found(func(c *voice.Configuration) {
+		"exactly what was sent": {intent: intent, found: found(nil), want: true},
+		"as an API may store it": {intent: intent, found: found(func(c *voice.Configuration) {
 			c.CallNotification.URL = "HTTPS://EXAMPLE.com:443/notify"
 			c.CallNotification.Method = "post"
 		}), want: false},
-		"stored canonicalised, same userinfo":  {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:s3cret@EXAMPLE.com:443/notify" }), want: true},
-		"another description":                  {intent: &intent, found: found(func(c *voice.Configuration) { c.Description = nil }), want: false},
-		"another URL":                          {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://example.org/" }), want: false},
-		"another method":                       {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.Method = "GET" }), want: false},
-		"another user":                         {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://bob:s3cret@example.com/notify" }), want: false},
-		"another account":                      {intent: &intent, found: found(func(c *voice.Configuration) { c.AccountSID = "AC2" }), want: false},
-		"another name":                         {intent: &intent, found: found(func(c *voice.Configuration) { c.UniqueName = "web2" }), want: false},
-		"a marker of the first format":         {intent: legacy, found: found(nil), want: false},
-		"no marker":                            {intent: nil, found: found(nil), want: false},
-		"password is not part of the evidence": {intent: &intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:other@example.com/notify" }), want: true},
+		"stored canonicalised, same userinfo":  {intent: intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:s3cret@EXAMPLE.com:443/notify" }), want: true},
+		"another description":                  {intent: intent, found: found(func(c *voice.Configuration) { c.Description = nil }), want: false},
+		"another URL":                          {intent: intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://example.org/" }), want: false},
+		"another method":                       {intent: intent, found: found(func(c *voice.Configuration) { c.CallNotification.Method = "GET" }), want: false},
+		"another user":                         {intent: intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://bob:s3cret@example.com/notify" }), want: false},
+		"another account":                      {intent: intent, found: found(func(c *voice.Configuration) { c.AccountSID = "AC2" }), want: false},
+		"another name":                         {intent: intent, found: found(func(c *voice.Configuration) { c.UniqueName = "web2" }), want: false},
+		"an attempt without a free name":       {intent: &attempt{Name: "web", Sent: try.Sent, At: time.Now()}, found: found(nil), want: false},
+		"password is not part of the evidence": {intent: intent, found: found(func(c *voice.Configuration) { c.CallNotification.URL = "https://alice:other@example.com/notify" }), want: true},
 	}
 	for reason, c := range cases {
 		if got := c.intent.proves("AC1", c.found); got != c.want {

@@ -106,7 +106,7 @@ type kind[T object] interface {
 	readyMessage(obj T) string
 	// requeueAfter is when a reconciled object is looked at again (0: only
 	// when something it watches changes).
-	requeueAfter() time.Duration
+	requeueAfter(obj T) time.Duration
 	// status returns obj's whole status, to compare.
 	status(obj T) any
 	// copyStatus sets dst's status to src's.
@@ -164,7 +164,7 @@ func reconcileKind[T object](ctx context.Context, d *Deps, k kind[T], req ctrl.R
 	if perr := writeStatus(ctx, d, k, obj, old, touchLastSync(obj, err)); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
-	return result(err, k.requeueAfter(), retry)
+	return result(err, k.requeueAfter(obj), retry)
 }
 
 // eventResumed is the Event of an object whose pause ended.

@@ -125,16 +125,6 @@ type accountView struct {
 	// needs the webhook password a spec's Secret holds; and since it is
 	// per object, one object's write never silences another's drift check.
 	good map[types.UID]ownedConfig
-	// owners is, per configuration id, the object that owns it in this
-	// process; pending, per unique name, the object creating it.
-	owners  map[string]owner
-	pending map[string]types.UID
-}
-
-// owner is the object that owns a configuration.
-type owner struct {
-	uid types.UID
-	key types.NamespacedName
 }
 
 // ownedConfig is an object's configuration as it was last found right: its
@@ -175,8 +165,7 @@ func (r *remoteView) view(api VoiceAPI) *accountView {
 	v := r.accounts[api.Identity()]
 	if v == nil {
 		v = &accountView{items: map[string]voice.Configuration{}, byName: map[string]string{},
-			written: map[string]time.Time{}, gone: map[string]bool{}, good: map[types.UID]ownedConfig{},
-			owners: map[string]owner{}, pending: map[string]types.UID{}}
+			written: map[string]time.Time{}, gone: map[string]bool{}, good: map[types.UID]ownedConfig{}}
 		r.accounts[api.Identity()] = v
 	}
 	v.mu.Lock()
@@ -461,7 +450,6 @@ func (r *remoteView) deleted(api VoiceAPI, id string) {
 		delete(v.byName, old.UniqueName)
 	}
 	delete(v.items, id)
-	delete(v.owners, id)
 	v.written[id] = r.clock.Now()
 	v.gone[id] = true
 }
@@ -476,9 +464,13 @@ func (r *remoteView) isGone(api VoiceAPI, id string) bool {
 	return v.gone[id]
 }
 
-// verified records that obj's own reconcile found cfg as its spec wants it.
+// verified records that obj's own reconcile found cfg as its spec wants it,
+// through api; the views of other credentials forget obj, so credentials
+// no object uses any more are no longer listed (and their view is dropped
+// at the next resync).
 func (r *remoteView) verified(api VoiceAPI, obj client.Object, cfg *voice.Configuration) {
 	v := r.view(api)
+	r.forgetExcept(obj.GetUID(), v)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.good[obj.GetUID()] = ownedConfig{id: cfg.ID, seen: digestOf(cfg)}
@@ -494,77 +486,25 @@ func (r *remoteView) unchangedSince(api VoiceAPI, obj client.Object, cfg *voice.
 	return ok && good.id == cfg.ID && good.seen == digestOf(cfg)
 }
 
-// claim makes obj the owner of configuration id in this process, unless
-// another object already is; it returns that other object.
-func (r *remoteView) claim(api VoiceAPI, obj client.Object, id string) (other types.NamespacedName, ok bool) {
-	v := r.view(api)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if o, taken := v.owners[id]; taken && o.uid != obj.GetUID() {
-		return o.key, false
-	}
-	v.owners[id] = owner{uid: obj.GetUID(), key: client.ObjectKeyFromObject(obj)}
-	return types.NamespacedName{}, true
-}
-
-// disown drops uid's claim on configuration id (the object is gone).
-func (r *remoteView) disown(api VoiceAPI, id string, uid types.UID) {
-	v := r.view(api)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.owners[id].uid == uid {
-		delete(v.owners, id)
-	}
-}
-
-// ownerOf returns the object that owns configuration id in this process.
-func (r *remoteView) ownerOf(api VoiceAPI, id string) (owner, bool) {
-	v := r.view(api)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	o, ok := v.owners[id]
-	return o, ok
-}
-
-// reserve marks a unique name as being created by obj, unless another
-// object is creating it; release ends that.
-func (r *remoteView) reserve(api VoiceAPI, obj client.Object, name string) bool {
-	v := r.view(api)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if other, taken := v.pending[name]; taken && other != obj.GetUID() {
-		return false
-	}
-	v.pending[name] = obj.GetUID()
-	return true
-}
-
-func (r *remoteView) release(api VoiceAPI, obj client.Object, name string) {
-	v := r.view(api)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.pending[name] == obj.GetUID() {
-		delete(v.pending, name)
-	}
-}
-
 // forget drops what the view holds about obj: it is gone, or gave its
 // configuration up.
 func (r *remoteView) forget(obj client.Object) {
+	r.forgetExcept(obj.GetUID(), nil)
+}
+
+// forgetExcept drops uid from every view but keep.
+func (r *remoteView) forgetExcept(uid types.UID, keep *accountView) {
 	r.mu.Lock()
 	views := make([]*accountView, 0, len(r.accounts))
 	for _, v := range r.accounts {
-		views = append(views, v)
+		if v != keep {
+			views = append(views, v)
+		}
 	}
 	r.mu.Unlock()
 	for _, v := range views {
 		v.mu.Lock()
-		delete(v.good, obj.GetUID())
-		for id, o := range v.owners {
-			if o.uid == obj.GetUID() {
-				delete(v.owners, id)
-			}
-		}
+		delete(v.good, uid)
 		v.mu.Unlock()
 	}
 }
@@ -597,7 +537,7 @@ func (r *remoteView) resync(ctx context.Context) {
 	views := make(map[string]*accountView, len(r.accounts))
 	for identity, v := range r.accounts {
 		v.mu.Lock()
-		idle := len(v.good) == 0 && len(v.pending) == 0
+		idle := len(v.good) == 0
 		v.mu.Unlock()
 		if idle {
 			delete(r.accounts, identity) // nothing of ours is watched through it any more

@@ -157,20 +157,24 @@ func asStep(err error) *stepError {
 }
 
 // result turns the outcome of a reconcile into what controller-runtime needs:
-// success requeues for the next resync; a stalled one is not retried until
-// the object (or what it watches) changes; a throttled one waits; a waiting
-// one relies on a watch or its delay; a transient failure a person must fix
-// (rejected credentials) is retried after retry, the object's own backoff;
-// any other is returned, for the workqueue's backoff and the error log.
-// Only that last kind is an error of the operator.
+// success requeues for the next resync; a stalled one, and a waiting one a
+// person must end that gives no delay (IsDefault), is looked at again after
+// retry, the object's own capped backoff (1 s, doubling, at most 5
+// minutes), besides the watches that wake it: a stall is a fact about the
+// world, and must end when the fact does, even one no watch can see (a
+// name freed in Twilio). A throttled one waits; a waiting one relies on a
+// watch or its delay; a transient failure a person must fix (rejected
+// credentials) is retried after retry too; any other is returned, for the
+// workqueue's backoff and the error log. Only that last kind is an error
+// of the operator.
 func result(err error, resync, retry time.Duration) (ctrl.Result, error) {
 	if err == nil {
 		return ctrl.Result{RequeueAfter: resync}, nil
 	}
 	step := asStep(err)
 	switch {
-	case step.class == classStalled:
-		return ctrl.Result{}, nil
+	case step.class == classStalled, step.class == classWaiting && step.user && step.after == 0:
+		return ctrl.Result{RequeueAfter: retry}, nil
 	case step.class == classThrottled, step.class == classWaiting, step.class == classDeferred:
 		return ctrl.Result{RequeueAfter: step.after}, nil
 	case step.user:

@@ -15,6 +15,12 @@ type VoiceAPI interface {
 	// claim it. Every configuration an answer holds is checked against it
 	// (a voice.ClassAccountMismatch error otherwise).
 	AccountSID() string
+	// Verified reports whether the credentials are known to act on
+	// AccountSID: they are the account's own SID and token, or an answer
+	// to them named the account. Until then, a 404 may be another
+	// account's answer (an API key of account B beside account A's SID):
+	// nothing is concluded from it.
+	Verified() bool
 	// Identity names the account and the credential (never the secret);
 	// what one credential can see is cached under it.
 	Identity() string

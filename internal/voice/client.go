@@ -361,6 +361,15 @@ func (c *Client) Admit(key string) (time.Duration, string) {
 // (ClassAccountMismatch).
 func (c *Client) AccountSID() string { return c.creds.AccountSID }
 
+// Verified reports whether the credentials are known to act on AccountSID:
+// the user is the account SID itself (Twilio authenticates it with that
+// account's token only), or an answer to these credentials named the
+// account. An API key says nothing of its account until then, and a 404
+// to it may be another account's.
+func (c *Client) Verified() bool {
+	return c.creds.Username == c.creds.AccountSID || c.gate.reached.Load()
+}
+
 // Identity names the account and credential the client uses, without the
 // secret: caches of what one credential can see are keyed by it.
 func (c *Client) Identity() string { return c.creds.Identity() }
@@ -675,6 +684,7 @@ func (c *Client) verify(cfg *Configuration) error {
 		return &Error{Class: ClassAccountMismatch, Account: cfg.AccountSID, ID: cfg.ID,
 			Message: fmt.Sprintf("the API answered for account %s, not %s as the credentials claim", sanitize(cfg.AccountSID, 64), c.creds.AccountSID)}
 	}
+	c.gate.reached.Store(true)
 	// The same string, shared: a caller that keeps thousands of
 	// configurations (a List snapshot) keeps one copy of it, not one each.
 	cfg.AccountSID = c.creds.AccountSID

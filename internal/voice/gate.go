@@ -2,6 +2,7 @@ package voice
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -31,6 +32,8 @@ const bookingTTL = time.Minute
 //     burst, as the API counts them.
 type gate struct {
 	pace *rate.Limiter
+	// reached is set once an answer to this identity named its account.
+	reached atomic.Bool
 
 	mu        sync.Mutex
 	window    []time.Time // send times of the last len(window) requests, a ring
