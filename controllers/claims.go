@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -87,6 +88,28 @@ func (c *claims) rival(ctx context.Context, obj *voicev1alpha1.ClientConfigurati
 	}
 	c.mu.Unlock()
 	return "", nil
+}
+
+// creator names another object that may be creating unique name in
+// account right now (an attempt of its marker, made since, has no known
+// outcome, or it is sending the POST in this process), or returns "".
+// While one does, obj does not create the name: what the other's attempt
+// made could not be told from what obj's would. An attempt older than the
+// late-commit window (since) can no longer make anything: what it made, a
+// List shows.
+func (c *claims) creator(obj client.Object, account, name string, since time.Time) string {
+	self := client.ObjectKeyFromObject(obj)
+	for _, other := range c.holders.creators(account, name, since) {
+		if other != self {
+			return other.String()
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if uid, ok := c.pending[remoteRef{account: account, id: name}]; ok && uid != obj.GetUID() {
+		return "another ClientConfiguration"
+	}
+	return ""
 }
 
 // claim makes obj the owner of configuration id of account in this

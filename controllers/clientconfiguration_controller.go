@@ -104,6 +104,12 @@ func (r *ClientConfigurationReconciler) requeueAfter(obj *voicev1alpha1.ClientCo
 // reconcileNormal brings the remote configuration to the spec: observe,
 // decide, act.
 func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
+	if obj.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly && !owns(obj, obj.Status.AccountSID, obj.Status.ID) {
+		// An id read while the object was ObserveOnly (or written by hand)
+		// is not this object's: status never shows it as owned, whatever
+		// fails next.
+		r.forgetRemote(obj)
+	}
 	api, err := r.connector().forObject(ctx, obj)
 	if err != nil {
 		return err
@@ -256,11 +262,18 @@ func (r *ClientConfigurationReconciler) observeAttempts(ctx context.Context, obj
 			seen.resolved = append(seen.resolved, i)
 			continue
 		}
-		found, listed, err := r.remote.holderOf(ctx, api, a.Name, startedAfter(a.At.Add(clockSkew)))
+		// A List that started after the attempt shows what it made; once
+		// the window has passed, only one that started after the window
+		// can show that it made nothing.
+		decided := a.At.Add(r.lateCommitWindow())
+		since := a.At.Add(clockSkew)
+		if !r.Clock.Now().Before(decided) {
+			since = decided
+		}
+		found, listed, err := r.remote.holderOf(ctx, api, a.Name, startedAfter(since))
 		if err != nil {
 			return remoteError(fmt.Sprintf("looking for what an interrupted create of %q made", a.Name), err)
 		}
-		decided := a.At.Add(r.lateCommitWindow())
 		switch {
 		case found != nil && a.proves(api.AccountSID(), found):
 			seen.resolved = append(seen.resolved, i)
@@ -299,6 +312,9 @@ func (r *ClientConfigurationReconciler) observeName(ctx context.Context, obj *vo
 		return remoteError(fmt.Sprintf("checking that unique name %q is free", want.UniqueName), err)
 	}
 	seen.holder, seen.freeAt = holder, listed
+	if holder == nil && !seen.observeOnly {
+		seen.creator = r.claims.creator(obj, api.AccountSID(), want.UniqueName, r.Clock.Now().Add(-r.lateCommitWindow()))
+	}
 	// Nothing found through credentials never seen to act on the account
 	// may be another account's emptiness. A create would find out (its
 	// answer names the account); an ObserveOnly object must not report
@@ -350,6 +366,10 @@ func (r *ClientConfigurationReconciler) act(ctx context.Context, obj *voicev1alp
 		return &stepError{reason: voicev1alpha1.ReasonNotFound, class: classWaiting, user: true, after: r.ResyncPeriod, err: fmt.Errorf(
 			"no remote configuration has unique name %q; managementPolicy is ObserveOnly, so it is not created", obj.Spec.UniqueName)}
 	case actWait:
+		if seen.creator != "" {
+			return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, progress: true, after: time.Second, err: fmt.Errorf(
+				"ClientConfiguration %s may be creating unique name %q right now (the outcome of its create is not known yet); waiting for it", seen.creator, want.UniqueName)}
+		}
 		return &stepError{reason: voicev1alpha1.ReasonProgressing, class: classWaiting, progress: true,
 			after: max(seen.pendingUntil.Sub(r.Clock.Now()), time.Second), err: fmt.Errorf(
 				"waiting until %s to learn whether an earlier create attempt, whose answer was lost, made a configuration",

@@ -35,6 +35,9 @@ type observation struct {
 	freeAt time.Time
 	// rival is another object that owns owned, or holder.
 	rival string
+	// creator is another object that may be creating the spec's unique
+	// name right now (its attempt's outcome is unknown).
+	creator string
 	// drifted lists the fields in which owned (or else holder) differs
 	// from the spec.
 	drifted []string
@@ -123,7 +126,7 @@ func decide(s observation) action {
 		return actAdopt
 	case s.holder != nil:
 		return actAlreadyExists
-	case s.pending >= maxAttempts:
+	case s.pending >= maxAttempts, s.creator != "":
 		return actWait
 	}
 	return actCreate

@@ -25,9 +25,12 @@ import (
 // each object, where a remote id is held by one object; this keeps about
 // 150, and shares the object's own strings.
 type holderIndex struct {
-	mu     sync.RWMutex
-	byID   map[remoteRef][]holder
-	synced func() bool
+	mu   sync.RWMutex
+	byID map[remoteRef][]holder
+	// creating is, per account and unique name, the objects whose marker
+	// holds an attempt to create it whose outcome is not known yet.
+	creating map[remoteRef][]creation
+	synced   func() bool
 }
 
 // remoteRef names a remote configuration: its account and id.
@@ -47,7 +50,7 @@ type holder struct {
 }
 
 func newHolderIndex() *holderIndex {
-	return &holderIndex{byID: map[remoteRef][]holder{}, synced: func() bool { return false }}
+	return &holderIndex{byID: map[remoteRef][]holder{}, creating: map[remoteRef][]creation{}, synced: func() bool { return false }}
 }
 
 // register keeps the index from the events of the cache's
@@ -96,6 +99,15 @@ func (h *holderIndex) update(old, obj *voicev1alpha1.ClientConfiguration) {
 	ref, holds := refOf(obj)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for name := range attemptsOf(old) {
+		h.creating[name] = slices.DeleteFunc(h.creating[name], func(c creation) bool { return c.key == client.ObjectKeyFromObject(old) })
+		if len(h.creating[name]) == 0 {
+			delete(h.creating, name)
+		}
+	}
+	for name, at := range attemptsOf(obj) {
+		h.creating[name] = append(h.creating[name], creation{key: client.ObjectKeyFromObject(obj), at: at})
+	}
 	if held && (!holds || oldRef != ref) {
 		h.remove(oldRef, old.UID)
 	}
@@ -103,6 +115,46 @@ func (h *holderIndex) update(old, obj *voicev1alpha1.ClientConfiguration) {
 		h.put(ref, holder{uid: obj.UID, key: client.ObjectKeyFromObject(obj), created: obj.CreationTimestamp,
 			deleting: !obj.DeletionTimestamp.IsZero(), observes: !owns(obj, ref.account, ref.id)})
 	}
+}
+
+// creation is an object's create attempt whose outcome is not known yet.
+type creation struct {
+	key types.NamespacedName
+	at  time.Time // the latest attempt of the object for the name
+}
+
+// attemptsOf gives, per account and unique name, when obj's marker last
+// attempted to create it, among its attempts whose outcome is unknown.
+func attemptsOf(obj *voicev1alpha1.ClientConfiguration) map[remoteRef]time.Time {
+	if obj == nil {
+		return nil
+	}
+	intent := readIntent(obj)
+	if intent == nil {
+		return nil
+	}
+	refs := make(map[remoteRef]time.Time, len(intent.Attempts))
+	for _, a := range intent.Attempts {
+		ref := remoteRef{account: intent.Account, id: a.Name}
+		if a.At.After(refs[ref]) {
+			refs[ref] = a.At
+		}
+	}
+	return refs
+}
+
+// creators returns the objects with an attempt to create unique name in
+// account whose outcome is unknown, made at or after since.
+func (h *holderIndex) creators(account, name string, since time.Time) []types.NamespacedName {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var keys []types.NamespacedName
+	for _, c := range h.creating[remoteRef{account: account, id: name}] {
+		if !c.at.Before(since) {
+			keys = append(keys, c.key)
+		}
+	}
+	return keys
 }
 
 // put records o as a holder of ref, in place if it is one already (a

@@ -310,7 +310,10 @@ func (w *modelWorld) reconcile(key types.NamespacedName) {
 	}
 	w.feedHolders()
 	w.wire.current = obj
-	_, _ = w.op.cc.Reconcile(w.ctx, ctrl.Request{NamespacedName: key})
+	res, err := w.op.cc.Reconcile(w.ctx, ctrl.Request{NamespacedName: key})
+	if modelTrace {
+		w.t.Logf("  reconciled %s: %v %v", key, res, err)
+	}
 	w.wire.current = nil
 	w.observeRemovals()
 	w.checkTruth(key)
@@ -321,7 +324,7 @@ func (w *modelWorld) reconcile(key types.NamespacedName) {
 func (w *modelWorld) feedHolders() {
 	h := w.op.cc.holders
 	h.mu.Lock()
-	h.byID = map[remoteRef][]holder{}
+	h.byID, h.creating = map[remoteRef][]holder{}, map[remoteRef][]creation{}
 	h.mu.Unlock()
 	for _, obj := range w.objects() {
 		h.update(nil, &obj)
@@ -421,7 +424,7 @@ func (w *modelWorld) check(t *rapid.T) {
 	}
 	for ref, objs := range holders {
 		if len(objs) > 1 {
-			t.Fatalf("I2: remote configuration %s is held by %d objects: %v", ref, len(objs), objs)
+			t.Fatalf("I2: remote configuration %s is held by %d objects: %v\n%s", ref, len(objs), objs, w.describe())
 		}
 	}
 }
@@ -443,12 +446,12 @@ func (w *modelWorld) checkTruth(key types.NamespacedName) {
 				w.violations = append(w.violations, fmt.Sprintf("I4: Event Deleted (%q) but %s still exists", e.note, id))
 			}
 		case eventAdopted:
-			if !w.exists(id) {
+			if !w.exists(id) && !w.mayBeStale(id) {
 				w.violations = append(w.violations, fmt.Sprintf("I4: Event %s (%q) but %s does not exist", e.reason, e.note, id))
 			}
 			w.adoptedBy[id] = e.uid
 		case eventCreated, eventRecreated, eventRecovered:
-			if !w.exists(id) {
+			if !w.exists(id) && !w.mayBeStale(id) {
 				w.violations = append(w.violations, fmt.Sprintf("I4: Event %s (%q) but %s does not exist", e.reason, e.note, id))
 			}
 		}
@@ -458,15 +461,20 @@ func (w *modelWorld) checkTruth(key types.NamespacedName) {
 		return
 	}
 	if msg := w.falseSynced(obj); msg != "" && !w.mayBeStale(obj.Status.ID) {
-		w.violations = append(w.violations, "I4: "+msg)
+		w.violations = append(w.violations, "I4: "+msg+"\n"+w.describe())
 	}
 }
 
 // mayBeStale reports whether a status about id may speak of a List from
-// before the Console's last change of it.
+// before the Console's last change of it: up to two resync periods old
+// with ObserveList, up to nameCheckMaxAge for a lookup by name.
 func (w *modelWorld) mayBeStale(id string) bool {
 	at, changed := w.changedAt[id]
-	return changed && w.mode == ObserveList && w.clock.Since(at) <= 2*modelResync
+	limit := nameCheckMaxAge
+	if w.mode == ObserveList {
+		limit = 2 * modelResync
+	}
+	return changed && w.clock.Since(at) <= limit
 }
 
 // falseSynced explains how a Ready=True status of obj is false, or returns "".
@@ -531,7 +539,7 @@ func (w *modelWorld) settle() {
 	}
 	problems = append(problems, w.duplicatesAndLeaks()...)
 	if len(problems) > 0 {
-		w.t.Fatalf("after %d rounds without faults:\n%s", settleRounds, strings.Join(problems, "\n"))
+		w.t.Fatalf("after %d rounds without faults:\n%s\n%s", settleRounds, strings.Join(problems, "\n"), w.describe())
 	}
 }
 
@@ -594,7 +602,8 @@ func (w *modelWorld) duplicatesAndLeaks() []string {
 			if _, changed := w.changedAt[rec.ID]; changed && w.unanswered[rec.ID] {
 				continue // made by a lost POST, then changed by the Console: no proof can find it
 			}
-			if uid := w.createdFor[rec.ID]; uid != "" {
+			if uid := w.createdFor[rec.ID]; uid != "" && (w.adoptedBy[rec.ID] == "" || w.adoptedBy[rec.ID] == uid) {
+				// (One another object adopted is that object's, as asked.)
 				live[uid] = append(live[uid], rec.ID)
 			}
 		}
@@ -611,4 +620,24 @@ func (w *modelWorld) duplicatesAndLeaks() []string {
 		}
 	}
 	return problems
+}
+
+// describe tells the objects' state, for a failure message.
+func (w *modelWorld) describe() string {
+	var b strings.Builder
+	for _, obj := range w.objects() {
+		ready := meta.FindStatusCondition(obj.Status.Conditions, voicev1alpha1.ConditionReady)
+		reason := ""
+		if ready != nil {
+			reason = string(ready.Status) + " " + ready.Reason
+		}
+		fmt.Fprintf(&b, "  %s %s: %s %s gen %d/%d id %s (%s) deleting %v marker %s\n", key(&obj), obj.UID, obj.Spec.ManagementPolicy, obj.Spec.UniqueName,
+			obj.Status.ObservedGeneration, obj.Generation, obj.Status.ID, reason, !obj.DeletionTimestamp.IsZero(), obj.Annotations[voicev1alpha1.AnnotationCreateIntent])
+	}
+	for _, account := range []string{modelAccountA, modelAccountB} {
+		for _, rec := range w.sim.Configurations(account) {
+			fmt.Fprintf(&b, "  remote %s %s: %s\n", account[:3], rec.ID, recordContent(rec))
+		}
+	}
+	return b.String()
 }
