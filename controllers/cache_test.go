@@ -113,7 +113,9 @@ func TestCompactForCacheChangesNothingAReaderSees(t *testing.T) {
 func TestCompactForCacheKeepsTheMarkerWhateverStatusSays(t *testing.T) {
 	cases := map[string]func(obj *voicev1alpha1.ClientConfiguration){
 		"status names the id the marker recorded": func(*voicev1alpha1.ClientConfiguration) {},
-		"no id in status":                        func(obj *voicev1alpha1.ClientConfiguration) { obj.Status.ID, obj.Status.AccountSID, obj.Status.Remote = "", "", nil },
+		"no id in status": func(obj *voicev1alpha1.ClientConfiguration) {
+			obj.Status.ID, obj.Status.AccountSID, obj.Status.Remote = "", "", nil
+		},
 		"an attempt whose outcome is unknown": func(obj *voicev1alpha1.ClientConfiguration) {
 			intent := readIntent(obj)
 			intent.Attempts = append(intent.Attempts, attempt{Name: obj.Spec.UniqueName, Sent: "sha256:00", FreeAt: time.Now(), At: time.Now()})

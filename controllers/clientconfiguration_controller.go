@@ -787,6 +787,7 @@ func cmpOr(cfgs ...*voice.Configuration) *voice.Configuration {
 	}
 	return nil
 }
+
 // lateCommitWindow is LateCommitWindow, or its default.
 func (r *ClientConfigurationReconciler) lateCommitWindow() time.Duration {
 	if r.LateCommitWindow > 0 {
