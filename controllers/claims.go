@@ -112,6 +112,20 @@ func (c *claims) creator(obj client.Object, account, name string, since time.Tim
 	return ""
 }
 
+// recordedBy names another object whose marker records configuration id
+// of account as made, adopted or released by it, or returns "". What
+// another object made is never found to be obj's own, however equal it
+// is to what one of obj's attempts sent (a rename can make it so).
+func (c *claims) recordedBy(obj client.Object, account, id string) string {
+	self := client.ObjectKeyFromObject(obj)
+	for _, other := range c.holders.recorders(account, id) {
+		if other != self {
+			return other.String()
+		}
+	}
+	return ""
+}
+
 // claim makes obj the owner of configuration id of account in this
 // process, unless another object already is; it returns that other object.
 func (c *claims) claim(obj client.Object, account, id string) (other types.NamespacedName, ok bool) {

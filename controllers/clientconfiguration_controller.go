@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -92,9 +93,10 @@ func (r *ClientConfigurationReconciler) requeueAfter(obj *voicev1alpha1.ClientCo
 	}
 	if intent := readIntent(obj); intent != nil {
 		for _, a := range intent.Attempts {
-			until := max(a.At.Add(r.lateCommitWindow()).Sub(r.Clock.Now()), time.Second)
-			if due == 0 || until < due {
-				due = until
+			// Only an attempt still in its window: past it, the next resync
+			// decides it.
+			if until := a.At.Add(r.lateCommitWindow()).Sub(r.Clock.Now()); until > 0 && (due == 0 || until+time.Second < due) {
+				due = until + time.Second
 			}
 		}
 	}
@@ -104,17 +106,12 @@ func (r *ClientConfigurationReconciler) requeueAfter(obj *voicev1alpha1.ClientCo
 // reconcileNormal brings the remote configuration to the spec: observe,
 // decide, act.
 func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
-	if obj.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly && !owns(obj, obj.Status.AccountSID, obj.Status.ID) {
-		// An id read while the object was ObserveOnly (or written by hand)
-		// is not this object's: status never shows it as owned, whatever
-		// fails next.
-		r.forgetRemote(obj)
-	}
+	r.dropUnowned(obj)
 	api, err := r.connector().forObject(ctx, obj)
 	if err != nil {
 		return err
 	}
-	if err := sameAccount(obj, api.AccountSID()); err != nil {
+	if err := sameAccount(obj, api); err != nil {
 		return err
 	}
 	userinfo, err := r.connector().webhookAuth(ctx, obj)
@@ -138,6 +135,7 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 	if !controllerutil.ContainsFinalizer(obj, voicev1alpha1.Finalizer) {
 		return nil
 	}
+	r.dropUnowned(obj)
 	seen := r.intentions(obj)
 	if seen.orphan || seen.observeOnly {
 		// Nothing remote to read: the configuration stays.
@@ -152,7 +150,7 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 		step.err = fmt.Errorf("cannot delete the remote configuration until the credentials are back (or set spec.deletionPolicy: Orphan to let this object go): %w", step.err)
 		return step
 	}
-	if err := sameAccount(obj, api.AccountSID()); err != nil {
+	if err := sameAccount(obj, api); err != nil {
 		return err
 	}
 	seen, err = r.observe(ctx, obj, api, desiredInput(obj, nil))
@@ -160,6 +158,16 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 		return err
 	}
 	return r.act(ctx, obj, api, voice.ConfigurationInput{}, seen)
+}
+
+// dropUnowned forgets a status.id a Manage object does not own (its marker
+// does not record it: read while the object was ObserveOnly, released, or
+// written by hand): status never shows it as owned, and it is never
+// deleted, whatever fails next.
+func (r *ClientConfigurationReconciler) dropUnowned(obj *voicev1alpha1.ClientConfiguration) {
+	if obj.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly && obj.Status.ID != "" && !owns(obj, obj.Status.AccountSID, obj.Status.ID) {
+		r.forgetRemote(obj)
+	}
 }
 
 // intentions is the part of an observation that the object alone says.
@@ -220,7 +228,7 @@ func (r *ClientConfigurationReconciler) observeOwned(ctx context.Context, obj *v
 		// Read while ObserveOnly, or written by hand: not evidence.
 		id = ""
 		if intent := readIntent(obj); intent != nil && intent.Account == api.AccountSID() {
-			id = intent.Created
+			id = cmp.Or(intent.Created, intent.Released)
 		}
 	}
 	if id == "" {
@@ -257,6 +265,12 @@ func (r *ClientConfigurationReconciler) observeAttempts(ctx context.Context, obj
 		return nil
 	}
 	for i, a := range intent.Attempts {
+		if a.User != "" && a.User != api.Username() {
+			// Sent with other credentials (perhaps another account's key):
+			// these cannot look where it went.
+			seen.elsewhere = a.User
+			continue
+		}
 		if seen.owned != nil && seen.owned.UniqueName == a.Name && !a.proves(api.AccountSID(), seen.owned) {
 			// The name is ours already: the attempt can never be made.
 			seen.resolved = append(seen.resolved, i)
@@ -274,8 +288,10 @@ func (r *ClientConfigurationReconciler) observeAttempts(ctx context.Context, obj
 		if err != nil {
 			return remoteError(fmt.Sprintf("looking for what an interrupted create of %q made", a.Name), err)
 		}
+		if found != nil {
+		}
 		switch {
-		case found != nil && a.proves(api.AccountSID(), found):
+		case found != nil && a.proves(api.AccountSID(), found) && r.claims.recordedBy(obj, api.AccountSID(), found.ID) == "":
 			seen.resolved = append(seen.resolved, i)
 			switch {
 			case seen.owned == nil:
@@ -375,6 +391,11 @@ func (r *ClientConfigurationReconciler) act(ctx context.Context, obj *voicev1alp
 				"waiting until %s to learn whether an earlier create attempt, whose answer was lost, made a configuration",
 				seen.pendingUntil.UTC().Format(time.RFC3339))}
 	case actUnconfirmed:
+		if seen.elsewhere != "" && seen.vanished == "" {
+			return stalled(voicev1alpha1.ReasonAccountMismatch, fmt.Errorf(
+				"an earlier create, sent as %s, lost its answer: it may have made a configuration where those credentials act, which the credentials in Secret %q now cannot look into. Put those credentials back until this object is deleted, or set spec.deletionPolicy: Orphan",
+				seen.elsewhere, obj.Spec.CredentialsRef.Name))
+		}
 		what := "remote configuration " + seen.vanished
 		if seen.vanished == "" {
 			what = fmt.Sprintf("a remote configuration with unique name %q", obj.Spec.UniqueName)
@@ -483,7 +504,7 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 		return err
 	}
 	intent := intentFor(obj, account)
-	intent.Attempts = append(intent.Attempts, newAttempt(r.Clock.Now(), want, seen.freeAt))
+	intent.Attempts = append(intent.Attempts, newAttempt(r.Clock.Now(), want, seen.freeAt, api.Username()))
 	if err := addFinalizer(ctx, r.Client, obj, func() { setIntent(obj, intent) }); err != nil {
 		return err
 	}
@@ -802,12 +823,27 @@ func (r *ClientConfigurationReconciler) lateCommitWindow() time.Duration {
 // it: a resolved attempt never proves anything again.
 func (r *ClientConfigurationReconciler) settleIntent(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, seen observation) error {
 	intent := readIntent(obj)
-	if intent == nil || (len(seen.resolved) == 0 && !seen.recovered) {
+	if intent == nil {
+		return nil
+	}
+	if seen.observeOnly && (intent.Created != "" || intent.Adopted != "") {
+		// An ObserveOnly object owns nothing: what it owned is released.
+		released := *intent
+		released.Released, released.Created, released.Adopted = cmp.Or(intent.Adopted, intent.Created), "", ""
+		if err := patchMetadata(ctx, r.Client, obj, func() { setIntent(obj, &released) }); err != nil {
+			return transient(voicev1alpha1.ReasonProgressing, err)
+		}
+		return nil
+	}
+	if len(seen.resolved) == 0 && !seen.recovered {
 		return nil
 	}
 	settled := intent.without(seen.resolved)
 	if seen.recovered && seen.owned != nil {
 		settled.Created = seen.owned.ID
+		if settled.Released == seen.owned.ID {
+			settled.Released = ""
+		}
 	}
 	if err := patchMetadata(ctx, r.Client, obj, func() { setIntent(obj, settled) }); err != nil {
 		return transient(voicev1alpha1.ReasonProgressing, err)

@@ -116,12 +116,14 @@ var _ = Describe("ClientConfiguration", func() {
 		Expect(remote[0].CallNotificationMethod).To(Equal("POST"))
 		Expect(obj.Status.Remote.CallNotificationURL).To(Equal("https://example.com/notify/web"))
 
-		By("costing one List (the name is free), one POST, no GET or PUT, and two writes to the object: finalizer with marker, then status")
+		By("costing one List (the name is free), one POST, no GET or PUT, and three writes to the object: finalizer with the attempt, the attempt's outcome (the id), then status")
 		Expect(t.calls()).To(HaveKeyWithValue(postConfig, 1))
 		Expect(t.calls()).To(HaveKeyWithValue(listConfigs, BeNumerically("<=", 2)), "one List before the POST; a periodic resync may have added one")
 		Expect(t.calls()).NotTo(HaveKey(getConfig))
 		Expect(t.calls()).NotTo(HaveKey(putConfig))
-		Expect(writesSeen.of(t.ns, "clientconfigurations")).To(Equal(2))
+		Expect(writesSeen.of(t.ns, "clientconfigurations")).To(Equal(3))
+		Expect(obj.Annotations[voicev1alpha1.AnnotationCreateIntent]).To(And(ContainSubstring(obj.Status.ID), Not(ContainSubstring("attempts"))),
+			"the marker records what the create made, and no attempt of unknown outcome")
 
 		By("reading as Current to kstatus")
 		Expect(kstatusOf(obj)).To(Equal(status.CurrentStatus))
@@ -159,7 +161,8 @@ var _ = Describe("ClientConfiguration", func() {
 		Expect(t.remote()).To(HaveLen(1))
 		Expect(t.remote()[0].ID).To(Equal(id))
 		Expect(t.remote()[0].UniqueName).To(Equal("new-name"))
-		Expect(obj.Annotations).NotTo(HaveKey(voicev1alpha1.AnnotationCreateIntent), "the create's marker named the old name")
+		Expect(obj.Annotations[voicev1alpha1.AnnotationCreateIntent]).To(And(ContainSubstring(id), Not(ContainSubstring("attempts"))),
+			"the marker names the id the create made, which a rename keeps")
 	})
 
 	It("refuses a rename onto a name another configuration holds, saying which and what to do", func(ctx SpecContext) {

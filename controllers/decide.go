@@ -52,6 +52,9 @@ type observation struct {
 	resolved     []int
 	pending      int
 	pendingUntil time.Time
+	// elsewhere is who sent an attempt of unknown outcome, when not the
+	// current credentials: what it made only those can look for.
+	elsewhere string
 }
 
 // action is what a reconcile does about an observation: exactly one.
@@ -114,7 +117,7 @@ func decide(s observation) action {
 		return actConflict
 	case s.deleting && s.owned != nil:
 		return actDelete
-	case s.unconfirmed:
+	case s.unconfirmed, s.deleting && s.elsewhere != "":
 		return actUnconfirmed
 	case s.deleting && s.pending > 0:
 		return actWait // a late commit after the release would leak

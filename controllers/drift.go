@@ -132,7 +132,14 @@ func setInSync(conds *[]metav1.Condition, generation int64, fields []string, obs
 // sameAccount refuses to act when the credentials now name another account
 // than the one holding what this object created: acting would create a
 // second configuration and leave the first one unmanaged.
-func sameAccount(obj *voicev1alpha1.ClientConfiguration, account string) error {
+func sameAccount(obj *voicev1alpha1.ClientConfiguration, api VoiceAPI) error {
+	if other := api.AnsweredForAnother(); other != "" {
+		// Known from an earlier answer: nothing is sent, not even a read.
+		return stalled(voicev1alpha1.ReasonAccountMismatch, fmt.Errorf(
+			"the credentials in Secret %q act on account %s, not on %s as its %s says; fix the Secret so that the SID and the key or token are of the same account",
+			obj.Spec.CredentialsRef.Name, other, api.AccountSID(), voicev1alpha1.SecretKeyAccountSID))
+	}
+	account := api.AccountSID()
 	recorded := obj.Status.AccountSID
 	if recorded == "" && obj.Status.ID == "" {
 		if intent := readIntent(obj); intent != nil {

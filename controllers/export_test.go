@@ -14,6 +14,6 @@ import (
 // name free, for specs that plant the state a crash leaves.
 func CreateIntentFor(uid types.UID, account string, want voice.ConfigurationInput, freeAt time.Time) string {
 	raw, _ := json.Marshal(createIntent{Version: intentVersion, UID: string(uid), Account: account,
-		Attempts: []attempt{newAttempt(freeAt, want, freeAt)}})
+		Attempts: []attempt{newAttempt(freeAt, want, freeAt, account)}})
 	return string(raw)
 }

@@ -30,6 +30,9 @@ type holderIndex struct {
 	// creating is, per account and unique name, the objects whose marker
 	// holds an attempt to create it whose outcome is not known yet.
 	creating map[remoteRef][]creation
+	// recorded is, per remote configuration, the objects whose marker
+	// records it as created, adopted or released by them.
+	recorded map[remoteRef][]types.NamespacedName
 	synced   func() bool
 }
 
@@ -50,7 +53,7 @@ type holder struct {
 }
 
 func newHolderIndex() *holderIndex {
-	return &holderIndex{byID: map[remoteRef][]holder{}, creating: map[remoteRef][]creation{}, synced: func() bool { return false }}
+	return &holderIndex{byID: map[remoteRef][]holder{}, creating: map[remoteRef][]creation{}, recorded: map[remoteRef][]types.NamespacedName{}, synced: func() bool { return false }}
 }
 
 // register keeps the index from the events of the cache's
@@ -108,6 +111,15 @@ func (h *holderIndex) update(old, obj *voicev1alpha1.ClientConfiguration) {
 	for name, at := range attemptsOf(obj) {
 		h.creating[name] = append(h.creating[name], creation{key: client.ObjectKeyFromObject(obj), at: at})
 	}
+	for _, ref := range recordsOf(old) {
+		h.recorded[ref] = slices.DeleteFunc(h.recorded[ref], func(k types.NamespacedName) bool { return k == client.ObjectKeyFromObject(old) })
+		if len(h.recorded[ref]) == 0 {
+			delete(h.recorded, ref)
+		}
+	}
+	for _, ref := range recordsOf(obj) {
+		h.recorded[ref] = append(h.recorded[ref], client.ObjectKeyFromObject(obj))
+	}
 	if held && (!holds || oldRef != ref) {
 		h.remove(oldRef, old.UID)
 	}
@@ -141,6 +153,33 @@ func attemptsOf(obj *voicev1alpha1.ClientConfiguration) map[remoteRef]time.Time 
 		}
 	}
 	return refs
+}
+
+// recordsOf lists the remote configurations obj's marker records as made,
+// adopted or released by it.
+func recordsOf(obj *voicev1alpha1.ClientConfiguration) []remoteRef {
+	if obj == nil {
+		return nil
+	}
+	intent := readIntent(obj)
+	if intent == nil {
+		return nil
+	}
+	var refs []remoteRef
+	for _, id := range []string{intent.Created, intent.Adopted, intent.Released} {
+		if id != "" {
+			refs = append(refs, remoteRef{account: intent.Account, id: id})
+		}
+	}
+	return refs
+}
+
+// recorders returns the objects whose marker records configuration id of
+// account as made, adopted or released by them.
+func (h *holderIndex) recorders(account, id string) []types.NamespacedName {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return slices.Clone(h.recorded[remoteRef{account: account, id: id}])
 }
 
 // creators returns the objects with an attempt to create unique name in

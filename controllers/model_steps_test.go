@@ -147,7 +147,12 @@ func (w *modelWorld) putSecret(ns, content string) {
 // secretAccount is the account a namespace's Secret claims, and the one
 // its key really belongs to ("" when there is no Secret).
 func (w *modelWorld) secretAccount(ns string) (claimed, real string) {
-	switch w.secrets[ns] {
+	return w.accountsOf(w.secrets[ns])
+}
+
+// accountsOf is secretAccount for one Secret content.
+func (w *modelWorld) accountsOf(content string) (claimed, real string) {
+	switch content {
 	case secretA:
 		return modelAccountA, modelAccountA
 	case secretB:
@@ -180,7 +185,10 @@ func (w *modelWorld) consoleCreate(t *rapid.T) {
 func (w *modelWorld) consoleMade(id string, rec voicesim.Record) {
 	for _, post := range w.ambiguous {
 		if post.content == recordContent(rec) {
-			w.plausiblyFor[id] = post.uid
+			if w.plausiblyFor[id] == nil {
+				w.plausiblyFor[id] = map[types.UID]bool{}
+			}
+			w.plausiblyFor[id][post.uid] = true
 		}
 	}
 }
@@ -239,6 +247,9 @@ func (w *modelWorld) consoleEdit(t *rapid.T) {
 		t.Skip("the edit was refused")
 	}
 	w.changedAt[rec.ID] = w.clock.Now()
+	if edited := w.remote(account, rec.ID); edited != nil {
+		w.consoleMade(rec.ID, *edited)
+	}
 }
 
 func (w *modelWorld) consoleDefault(t *rapid.T) {
@@ -300,6 +311,7 @@ func (w *modelWorld) tick(t *rapid.T) {
 
 func (w *modelWorld) restart(*rapid.T) {
 	w.op = w.newOperator()
+	w.remembered = map[types.UID]string{}
 }
 
 // reconcile runs one reconcile of key and checks what it said (I4).
@@ -309,6 +321,9 @@ func (w *modelWorld) reconcile(key types.NamespacedName) {
 		return
 	}
 	w.feedHolders()
+	if content := w.secrets[obj.Namespace]; content != secretMissing {
+		w.remembered[obj.UID] = content
+	}
 	w.wire.current = obj
 	res, err := w.op.cc.Reconcile(w.ctx, ctrl.Request{NamespacedName: key})
 	if modelTrace {
@@ -324,7 +339,7 @@ func (w *modelWorld) reconcile(key types.NamespacedName) {
 func (w *modelWorld) feedHolders() {
 	h := w.op.cc.holders
 	h.mu.Lock()
-	h.byID, h.creating = map[remoteRef][]holder{}, map[remoteRef][]creation{}
+	h.byID, h.creating, h.recorded = map[remoteRef][]holder{}, map[remoteRef][]creation{}, map[remoteRef][]types.NamespacedName{}
 	h.mu.Unlock()
 	for _, obj := range w.objects() {
 		h.update(nil, &obj)
@@ -495,7 +510,7 @@ func (w *modelWorld) falseSynced(obj *voicev1alpha1.ClientConfiguration) string 
 	case rec.UniqueName != obj.Spec.UniqueName || derefString(rec.Description) != obj.Spec.Description ||
 		rec.CallNotificationURL != obj.Spec.CallNotification.URL:
 		return fmt.Sprintf("%s says Synced, but %s is %+v", key(obj), obj.Status.ID, *rec)
-	case w.createdFor[rec.ID] != obj.UID && w.adoptedBy[rec.ID] != obj.UID && w.plausiblyFor[rec.ID] != obj.UID && !wantsAdoption(obj):
+	case w.createdFor[rec.ID] != obj.UID && w.adoptedBy[rec.ID] != obj.UID && !w.plausiblyFor[rec.ID][obj.UID] && !wantsAdoption(obj):
 		return fmt.Sprintf("%s says Synced with %s, which it did not create (created for %q) and without the adopt annotation (marker %s)", key(obj), rec.ID, w.createdFor[rec.ID], obj.Annotations[voicev1alpha1.AnnotationCreateIntent])
 	}
 	return ""
@@ -555,6 +570,11 @@ func (w *modelWorld) unsettled(obj *voicev1alpha1.ClientConfiguration) string {
 		return ""
 	}
 	claimed, real := w.secretAccount(obj.Namespace)
+	if deleting && claimed == "" {
+		// The Secret went: a deletion uses the credentials the operator
+		// remembers for the object, if it does.
+		claimed, real = w.accountsOf(w.remembered[obj.UID])
+	}
 	holder := w.remoteByName(claimed, obj.Spec.UniqueName)
 	holds := func(rec *voicesim.Record) bool { return rec != nil && rec.ID == obj.Status.ID && obj.Status.ID != "" }
 	stillHolds := false
@@ -563,6 +583,11 @@ func (w *modelWorld) unsettled(obj *voicev1alpha1.ClientConfiguration) string {
 		stillHolds = claimed == ""
 	case voicev1alpha1.ReasonAccountMismatch:
 		stillHolds = claimed != real
+		for _, post := range w.ambiguous {
+			// A create sent with other credentials lost its answer: only
+			// those can look for what it made.
+			stillHolds = stillHolds || (post.uid == obj.UID && post.user != w.username(obj.Namespace))
+		}
 	case voicev1alpha1.ReasonAccountChanged:
 		recorded := obj.Status.AccountSID
 		if intent := readIntent(obj); recorded == "" && intent != nil {
@@ -572,9 +597,11 @@ func (w *modelWorld) unsettled(obj *voicev1alpha1.ClientConfiguration) string {
 	case voicev1alpha1.ReasonAlreadyExists:
 		stillHolds = holder != nil && !holds(holder)
 	case voicev1alpha1.ReasonConflict:
+		// The configuration the message names is held by another Manage
+		// object.
+		id := idPattern.FindString(ready.Message)
 		for _, other := range w.objects() {
-			if other.UID != obj.UID && other.Status.ID != "" && holder != nil && other.Status.ID == holder.ID &&
-				other.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly {
+			if other.UID != obj.UID && other.Status.ID == id && other.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly {
 				stillHolds = true
 			}
 		}
@@ -612,6 +639,10 @@ func (w *modelWorld) duplicatesAndLeaks() []string {
 	for uid, ids := range live {
 		gone, isGone := w.removed[uid]
 		switch {
+		case !isGone && w.keepsForeignAttempt(uid):
+			// An attempt sent with credentials the object no longer has
+			// lost its answer: what it made, only those can find. The
+			// marker keeps the attempt, and a deletion stalls on it.
 		case len(ids) > 1:
 			problems = append(problems, fmt.Sprintf("I3: object %s has %d configurations the operator created for it: %v", uid, len(ids), ids))
 		case isGone && gone.Spec.DeletionPolicy == voicev1alpha1.DeletionPolicyDelete &&
@@ -640,4 +671,35 @@ func (w *modelWorld) describe() string {
 		}
 	}
 	return b.String()
+}
+
+// username is who a namespace's Secret authenticates as.
+func (w *modelWorld) username(ns string) string {
+	switch w.secrets[ns] {
+	case secretA:
+		return modelAccountA
+	case secretB:
+		return modelAccountB
+	case secretAWithKeyB:
+		return modelKeyB
+	}
+	return ""
+}
+
+// keepsForeignAttempt reports whether object uid's marker still records an
+// attempt sent as another user than its Secret's now.
+func (w *modelWorld) keepsForeignAttempt(uid types.UID) bool {
+	for _, obj := range w.objects() {
+		if obj.UID != uid {
+			continue
+		}
+		if intent := readIntent(&obj); intent != nil {
+			for _, a := range intent.Attempts {
+				if a.User != "" && a.User != w.username(obj.Namespace) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -169,7 +169,7 @@ type modelWorld struct {
 	// with exactly the content of such a POST, after it: no proof can tell
 	// it from the POST's own (ownership.go), so the object may take it.
 	ambiguous    []ambiguousPost
-	plausiblyFor map[string]types.UID
+	plausiblyFor map[string]map[types.UID]bool
 	// unanswered marks the configurations such POSTs made: one the Console
 	// changes before the operator finds it can no longer be proven its own.
 	unanswered map[string]bool
@@ -182,8 +182,11 @@ type modelWorld struct {
 	last map[types.UID]*voicev1alpha1.ClientConfiguration
 	// removed are the objects that are gone from the apiserver.
 	removed map[types.UID]*voicev1alpha1.ClientConfiguration
-	// secrets is what each namespace's Secret holds.
-	secrets map[string]string
+	// secrets is what each namespace's Secret holds; remembered, the
+	// Secret content each object was last reconciled with in this run of
+	// the operator (what it may delete with once the Secret is gone).
+	secrets    map[string]string
+	remembered map[types.UID]string
 	// violations found by the wire during the current step.
 	violations []string
 }
@@ -202,13 +205,14 @@ func newModelWorld(t *rapid.T, shape voicesim.Options, mode ObserveMode) *modelW
 		sim:          voicesim.New(shape),
 		createdFor:   map[string]types.UID{},
 		adoptedBy:    map[string]types.UID{},
-		plausiblyFor: map[string]types.UID{},
+		plausiblyFor: map[string]map[types.UID]bool{},
 		unanswered:   map[string]bool{},
 		changedAt:    map[string]time.Time{},
 		last:         map[types.UID]*voicev1alpha1.ClientConfiguration{},
 		removed:      map[types.UID]*voicev1alpha1.ClientConfiguration{},
 		secrets:      map[string]string{},
-		rec:          &modelRecorder{},
+		remembered:   map[types.UID]string{},
+		rec:          &modelRecorder{logf: t.Logf},
 	}
 	w.store = fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&voicev1alpha1.ClientConfiguration{}, &voicev1alpha1.AccountDefault{}).
@@ -354,6 +358,7 @@ type modelWire struct {
 type ambiguousPost struct {
 	uid     types.UID
 	content string
+	user    string
 }
 
 // postContent is what a POST's body asks for, comparable with recordContent.
@@ -394,7 +399,8 @@ func (m *modelWire) RoundTrip(req *http.Request) (*http.Response, error) {
 	if isCreate && m.fault != faultNone {
 		fault := m.fault
 		m.fault = faultNone
-		m.w.ambiguous = append(m.w.ambiguous, ambiguousPost{uid: m.currentUID(), content: postContent(body)})
+		user, _, _ := req.BasicAuth()
+		m.w.ambiguous = append(m.w.ambiguous, ambiguousPost{uid: m.currentUID(), content: postContent(body), user: user})
 		switch fault {
 		case faultNotCommitted:
 			return answer(req, http.StatusGatewayTimeout), nil
@@ -467,10 +473,10 @@ func (m *modelWire) checkWrite(req *http.Request) {
 		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: %s %s outside any reconcile", req.Method, id))
 	case obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly:
 		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: ObserveOnly object %s sent %s %s", key(obj), req.Method, id))
-	case m.w.createdFor[id] == obj.UID, m.w.adoptedBy[id] == obj.UID, m.w.plausiblyFor[id] == obj.UID, wantsAdoption(obj):
+	case m.w.createdFor[id] == obj.UID, m.w.adoptedBy[id] == obj.UID, m.w.plausiblyFor[id][obj.UID], wantsAdoption(obj):
 	default:
-		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: object %s (uid %s) sent %s %s, which it did not create (created for %q) and without the adopt annotation",
-			key(obj), obj.UID, req.Method, id, m.w.createdFor[id]))
+		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: object %s (uid %s) sent %s %s, which it did not create (created for %q, plausibly for %v) and without the adopt annotation",
+			key(obj), obj.UID, req.Method, id, m.w.createdFor[id], m.w.plausiblyFor[id]))
 	}
 }
 

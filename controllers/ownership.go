@@ -36,7 +36,9 @@ import (
 //
 // status.id is what the object owns only when the marker names it so: an
 // id recorded while the object was ObserveOnly, or by hand, is what it
-// read, and proves nothing once it turns to Manage.
+// read, and proves nothing once it turns to Manage. An object that turns
+// ObserveOnly releases what it owned (released): it takes it back on
+// turning to Manage only if no other object took it meanwhile.
 //
 // A configuration found under an attempt's name is ours only when both
 // hold: the name was free before the attempt (FreeAt), and the
@@ -69,6 +71,11 @@ type createIntent struct {
 	// Adopted is the id of the configuration this object took over with
 	// the adopt annotation.
 	Adopted string `json:"adopted,omitempty"`
+	// Released is the id the object created or adopted and then let go of
+	// by turning ObserveOnly: it owns nothing while it observes, and takes
+	// the configuration back on turning to Manage only if no other object
+	// took it meanwhile.
+	Released string `json:"released,omitempty"`
 }
 
 // attempt is one POST whose outcome is not known yet.
@@ -82,6 +89,10 @@ type attempt struct {
 	// At is when the attempt was recorded, just before the POST: only a
 	// List that started after it can show what the POST made.
 	At time.Time `json:"at"`
+	// User is who sent it (the account SID, or an API key SID; never a
+	// secret): an API key may belong to another account than the SID
+	// says, and only the same credentials can look where it went.
+	User string `json:"user,omitempty"`
 }
 
 const intentVersion = 3
@@ -103,9 +114,9 @@ const DefaultLateCommitWindow = 2 * time.Minute
 
 // newAttempt is the attempt of a create of want at now, after a List that
 // started at freeAt found the name free.
-func newAttempt(now time.Time, want voice.ConfigurationInput, freeAt time.Time) attempt {
+func newAttempt(now time.Time, want voice.ConfigurationInput, freeAt time.Time, user string) attempt {
 	return attempt{Name: want.UniqueName, Sent: contentDigest(want.UniqueName, want.Description, want.CallNotification),
-		FreeAt: freeAt.UTC().Truncate(time.Millisecond), At: now.UTC().Truncate(time.Millisecond)}
+		FreeAt: freeAt.UTC().Truncate(time.Millisecond), At: now.UTC().Truncate(time.Millisecond), User: user}
 }
 
 // proves reports whether found is the configuration this attempt created,
@@ -176,7 +187,7 @@ func (i *createIntent) without(resolved []int) *createIntent {
 // empty marker (no attempt, nothing created) is removed instead.
 func setIntent(obj client.Object, intent *createIntent) {
 	annotations := obj.GetAnnotations()
-	if intent == nil || (len(intent.Attempts) == 0 && intent.Created == "" && intent.Adopted == "") {
+	if intent == nil || (len(intent.Attempts) == 0 && intent.Created == "" && intent.Adopted == "" && intent.Released == "") {
 		delete(annotations, voicev1alpha1.AnnotationCreateIntent)
 		obj.SetAnnotations(annotations)
 		return

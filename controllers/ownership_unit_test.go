@@ -23,7 +23,7 @@ func TestIntentProves(t *testing.T) {
 		}
 		return cfg
 	}
-	try := newAttempt(time.Now(), sent, time.Now())
+	try := newAttempt(time.Now(), sent, time.Now(), "AC1")
 	intent := &try
 	cases := map[string]struct {
 		intent *attempt

@@ -57,6 +57,10 @@ var (
 // resyncPeriod is short so that drift specs see a resync within seconds.
 const resyncPeriod = 2 * time.Second
 
+// lateCommitWindow is how long after a POST whose answer was lost the
+// suite's simulator may still make it: its faults answer at once.
+const lateCommitWindow = 3 * time.Second
+
 // observeMode is how the controller observes remote configurations in this
 // run: "list" (the default, as in main.go) or "get". `make test` runs the
 // suite in both, so drift detection is proven for each.
@@ -168,6 +172,9 @@ func startManager() {
 		MaxConcurrentReconciles: 4,
 		Observe:                 controllers.ObserveMode(observeMode),
 		PageSize:                10,
+		// The suite's API answers or fails within its 2 s request timeout:
+		// nothing commits later than that.
+		LateCommitWindow: lateCommitWindow,
 	}).SetupWithManager(ctx, mgr)).To(Succeed())
 	Expect((&controllers.AccountDefaultReconciler{Deps: deps}).SetupWithManager(ctx, mgr)).To(Succeed())
 

@@ -21,6 +21,13 @@ type VoiceAPI interface {
 	// account's answer (an API key of account B beside account A's SID):
 	// nothing is concluded from it.
 	Verified() bool
+	// AnsweredForAnother returns the account an answer to these
+	// credentials named instead of AccountSID (an API key of another
+	// account), or "": they act elsewhere, and nothing more is sent.
+	AnsweredForAnother() string
+	// Username is who the requests authenticate as: the account SID, or an
+	// API key SID. Never a secret.
+	Username() string
 	// Identity names the account and the credential (never the secret);
 	// what one credential can see is cached under it.
 	Identity() string

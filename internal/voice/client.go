@@ -361,6 +361,21 @@ func (c *Client) Admit(key string) (time.Duration, string) {
 // (ClassAccountMismatch).
 func (c *Client) AccountSID() string { return c.creds.AccountSID }
 
+// AnsweredForAnother returns the other account an answer to these
+// credentials named (an API key of another account than the SID says),
+// or "". Credentials never move between accounts, so it stays so: a
+// caller need not send another request to learn it again.
+func (c *Client) AnsweredForAnother() string {
+	if p := c.gate.elsewhere.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Username is who the requests authenticate as: the account SID or an
+// API key SID (never the secret).
+func (c *Client) Username() string { return c.creds.Username }
+
 // Verified reports whether the credentials are known to act on AccountSID:
 // the user is the account SID itself (Twilio authenticates it with that
 // account's token only), or an answer to these credentials named the
@@ -681,6 +696,8 @@ func (c *Client) secretsOf(req request) []string {
 // is caught here, before anything is written in the wrong account.
 func (c *Client) verify(cfg *Configuration) error {
 	if cfg.AccountSID != c.creds.AccountSID {
+		account := sanitize(cfg.AccountSID, 64)
+		c.gate.elsewhere.Store(&account)
 		return &Error{Class: ClassAccountMismatch, Account: cfg.AccountSID, ID: cfg.ID,
 			Message: fmt.Sprintf("the API answered for account %s, not %s as the credentials claim", sanitize(cfg.AccountSID, 64), c.creds.AccountSID)}
 	}

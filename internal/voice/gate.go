@@ -32,8 +32,10 @@ const bookingTTL = time.Minute
 //     burst, as the API counts them.
 type gate struct {
 	pace *rate.Limiter
-	// reached is set once an answer to this identity named its account.
-	reached atomic.Bool
+	// reached is set once an answer to this identity named its account;
+	// elsewhere holds another account an answer named instead.
+	reached   atomic.Bool
+	elsewhere atomic.Pointer[string]
 
 	mu        sync.Mutex
 	window    []time.Time // send times of the last len(window) requests, a ring
