@@ -58,7 +58,9 @@ func (c *claims) rival(ctx context.Context, obj *voicev1alpha1.ClientConfigurati
 	if err != nil {
 		return "", transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("looking up the owners of remote configuration %s: %w", id, err))
 	}
-	holding := obj.Status.ID == id && obj.Status.AccountSID == account
+	// Holding is owning by the marker's record, not merely naming the id
+	// in status (an id read while ObserveOnly names it too).
+	holding := obj.Status.ID == id && obj.Status.AccountSID == account && owns(obj, account, id)
 	for _, other := range holders {
 		if other.uid != obj.UID && !other.observes && (!holding || other.older(obj)) {
 			return other.key.String(), nil

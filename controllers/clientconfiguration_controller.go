@@ -839,11 +839,17 @@ func (r *ClientConfigurationReconciler) settleIntent(ctx context.Context, obj *v
 		return nil
 	}
 	settled := intent.without(seen.resolved)
-	if seen.recovered && seen.owned != nil {
+	switch {
+	case seen.recovered && seen.owned != nil && seen.rival == "":
+		// Taken: this object owns it from now on.
 		settled.Created = seen.owned.ID
 		if settled.Released == seen.owned.ID {
 			settled.Released = ""
 		}
+	case seen.recovered && seen.owned != nil && settled.Created != seen.owned.ID:
+		// Made by this object, but another owns it now: a fact worth
+		// keeping (no other object's attempt may claim it), not ownership.
+		settled.Released = seen.owned.ID
 	}
 	if err := patchMetadata(ctx, r.Client, obj, func() { setIntent(obj, settled) }); err != nil {
 		return transient(voicev1alpha1.ReasonProgressing, err)

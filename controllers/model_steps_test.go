@@ -464,7 +464,10 @@ func (w *modelWorld) checkTruth(key types.NamespacedName) {
 			if !w.exists(id) && !w.mayBeStale(id) {
 				w.violations = append(w.violations, fmt.Sprintf("I4: Event %s (%q) but %s does not exist", e.reason, e.note, id))
 			}
-			w.adoptedBy[id] = e.uid
+			if w.adoptedBy[id] == nil {
+				w.adoptedBy[id] = map[types.UID]bool{}
+			}
+			w.adoptedBy[id][e.uid] = true
 		case eventCreated, eventRecreated, eventRecovered:
 			if !w.exists(id) && !w.mayBeStale(id) {
 				w.violations = append(w.violations, fmt.Sprintf("I4: Event %s (%q) but %s does not exist", e.reason, e.note, id))
@@ -510,7 +513,7 @@ func (w *modelWorld) falseSynced(obj *voicev1alpha1.ClientConfiguration) string 
 	case rec.UniqueName != obj.Spec.UniqueName || derefString(rec.Description) != obj.Spec.Description ||
 		rec.CallNotificationURL != obj.Spec.CallNotification.URL:
 		return fmt.Sprintf("%s says Synced, but %s is %+v", key(obj), obj.Status.ID, *rec)
-	case w.createdFor[rec.ID] != obj.UID && w.adoptedBy[rec.ID] != obj.UID && !w.plausiblyFor[rec.ID][obj.UID] && !wantsAdoption(obj):
+	case w.createdFor[rec.ID] != obj.UID && !w.adoptedBy[rec.ID][obj.UID] && !w.plausiblyFor[rec.ID][obj.UID] && !wantsAdoption(obj):
 		return fmt.Sprintf("%s says Synced with %s, which it did not create (created for %q) and without the adopt annotation (marker %s)", key(obj), rec.ID, w.createdFor[rec.ID], obj.Annotations[voicev1alpha1.AnnotationCreateIntent])
 	}
 	return ""
@@ -629,7 +632,7 @@ func (w *modelWorld) duplicatesAndLeaks() []string {
 			if _, changed := w.changedAt[rec.ID]; changed && w.unanswered[rec.ID] {
 				continue // made by a lost POST, then changed by the Console: no proof can find it
 			}
-			if uid := w.createdFor[rec.ID]; uid != "" && (w.adoptedBy[rec.ID] == "" || w.adoptedBy[rec.ID] == uid) {
+			if uid := w.createdFor[rec.ID]; uid != "" && (len(w.adoptedBy[rec.ID]) == 0 || w.adoptedBy[rec.ID][uid]) {
 				// (One another object adopted is that object's, as asked.)
 				live[uid] = append(live[uid], rec.ID)
 			}

@@ -163,7 +163,7 @@ type modelWorld struct {
 	// createdFor is, per remote id, the object whose reconcile POSTed it;
 	// adoptedBy, the object that adopted it with the adopt annotation set.
 	createdFor map[string]types.UID
-	adoptedBy  map[string]types.UID
+	adoptedBy  map[string]map[types.UID]bool
 	// ambiguous are the POSTs whose answer the operator did not get, with
 	// what they sent; plausiblyFor marks a configuration the Console made
 	// with exactly the content of such a POST, after it: no proof can tell
@@ -204,7 +204,7 @@ func newModelWorld(t *rapid.T, shape voicesim.Options, mode ObserveMode) *modelW
 		clock:        clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)),
 		sim:          voicesim.New(shape),
 		createdFor:   map[string]types.UID{},
-		adoptedBy:    map[string]types.UID{},
+		adoptedBy:    map[string]map[types.UID]bool{},
 		plausiblyFor: map[string]map[types.UID]bool{},
 		unanswered:   map[string]bool{},
 		changedAt:    map[string]time.Time{},
@@ -473,10 +473,10 @@ func (m *modelWire) checkWrite(req *http.Request) {
 		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: %s %s outside any reconcile", req.Method, id))
 	case obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly:
 		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: ObserveOnly object %s sent %s %s", key(obj), req.Method, id))
-	case m.w.createdFor[id] == obj.UID, m.w.adoptedBy[id] == obj.UID, m.w.plausiblyFor[id][obj.UID], wantsAdoption(obj):
+	case m.w.createdFor[id] == obj.UID, m.w.adoptedBy[id][obj.UID], m.w.plausiblyFor[id][obj.UID], wantsAdoption(obj):
 	default:
-		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: object %s (uid %s) sent %s %s, which it did not create (created for %q, plausibly for %v) and without the adopt annotation",
-			key(obj), obj.UID, req.Method, id, m.w.createdFor[id], m.w.plausiblyFor[id]))
+		m.w.violations = append(m.w.violations, fmt.Sprintf("I1: object %s (uid %s) sent %s %s, which it did not create (created for %q, plausibly for %v) and without the adopt annotation (marker %s)",
+			key(obj), obj.UID, req.Method, id, m.w.createdFor[id], m.w.plausiblyFor[id], obj.Annotations[voicev1alpha1.AnnotationCreateIntent]))
 	}
 }
 
