@@ -81,6 +81,7 @@ type options struct {
 	voiceQPS       float64
 	voiceBurst     int
 	requestTimeout time.Duration
+	lateCommit     time.Duration
 	kubeQPS        float64
 	kubeBurst      int
 
@@ -108,7 +109,8 @@ func parseFlags() (options, zap.Options) {
 	flag.Float64Var(&o.voiceQPS, "voice-api-qps", 10, "Requests per second to the Voice API, per Twilio account and credential. No second carries more than this (rounded down, at least 1); a 429 holds every request of the account back until its Retry-After has passed.")
 	flag.IntVar(&o.voiceBurst, "voice-api-burst", 10, "Requests of one account that may be scheduled at once after a quiet spell; the per-second cap of --voice-api-qps holds whatever it is.")
 	flag.DurationVar(&o.requestTimeout, "voice-api-timeout", 10*time.Second, "Timeout of one request to the Voice API.")
-	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 200, "Requests per second to the Kubernetes apiserver (client-side; the apiserver's priority and fairness protects it too). A create costs two object writes, so this bounds creates across all accounts to half of it.")
+	flag.DurationVar(&o.lateCommit, "late-commit-window", controllers.DefaultLateCommitWindow, "How long after a create whose answer was lost (a timeout, a 5xx) the API may still make it. Until a List that starts this long after shows nothing, the attempt counts as possibly made: the object is not deleted and no other object creates the name.")
+	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 200, "Requests per second to the Kubernetes apiserver (client-side; the apiserver's priority and fairness protects it too). A create costs three object writes, so this bounds creates across all accounts to a third of it.")
 	flag.IntVar(&o.kubeBurst, "kube-api-burst", 400, "Burst of requests to the Kubernetes apiserver.")
 	flag.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, and exit.")
 	// JSON lines, as a log pipeline wants them; stack traces only for a
@@ -238,6 +240,7 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := (&controllers.ClientConfigurationReconciler{
 		Deps:                    deps,
+		LateCommitWindow:        o.lateCommit,
 		MaxConcurrentReconciles: o.concurrency,
 		Observe:                 controllers.ObserveMode(o.observe),
 		PageSize:                o.pageSize,

@@ -271,14 +271,9 @@ func (r *ClientConfigurationReconciler) observeAttempts(ctx context.Context, obj
 			seen.elsewhere = a.User
 			continue
 		}
-		if seen.owned != nil && seen.owned.UniqueName == a.Name && !a.proves(api.AccountSID(), seen.owned) {
-			// The name is ours already: the attempt can never be made.
-			seen.resolved = append(seen.resolved, i)
-			continue
-		}
 		// A List that started after the attempt shows what it made; once
 		// the window has passed, only one that started after the window
-		// can show that it made nothing.
+		// can show that it made nothing more.
 		decided := a.At.Add(r.lateCommitWindow())
 		since := a.At.Add(clockSkew)
 		if !r.Clock.Now().Before(decided) {
@@ -288,24 +283,25 @@ func (r *ClientConfigurationReconciler) observeAttempts(ctx context.Context, obj
 		if err != nil {
 			return remoteError(fmt.Sprintf("looking for what an interrupted create of %q made", a.Name), err)
 		}
-		if found != nil {
-		}
-		switch {
-		case found != nil && a.proves(api.AccountSID(), found) && r.claims.recordedBy(obj, api.AccountSID(), found.ID) == "":
-			seen.resolved = append(seen.resolved, i)
+		if found != nil && a.proves(api.AccountSID(), found) && r.claims.recordedBy(obj, api.AccountSID(), found.ID) == "" {
 			switch {
 			case seen.owned == nil:
 				seen.owned, seen.recovered = found, true
 			case found.ID != seen.owned.ID:
 				seen.strays = append(seen.strays, *found)
 			}
-		case !listed.Before(decided):
+		}
+		if !listed.Before(decided) {
+			// Past the window nothing more can come of it: resolved.
 			seen.resolved = append(seen.resolved, i)
-		default:
-			seen.pending++
-			if seen.pendingUntil.IsZero() || decided.Before(seen.pendingUntil) {
-				seen.pendingUntil = decided
-			}
+			continue
+		}
+		// Even a configuration it proves may be a look-alike while the
+		// POST itself is still on its way: the attempt stays until the
+		// window has passed.
+		seen.pending++
+		if seen.pendingUntil.IsZero() || decided.Before(seen.pendingUntil) {
+			seen.pendingUntil = decided
 		}
 	}
 	return nil

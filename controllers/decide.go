@@ -115,12 +115,12 @@ func decide(s observation) action {
 		return actRelease // another object manages it: left in place
 	case s.rival != "":
 		return actConflict
+	case s.deleting && s.pending > 0:
+		return actWait // a late commit after the release would leak
 	case s.deleting && s.owned != nil:
 		return actDelete
 	case s.unconfirmed, s.deleting && s.elsewhere != "":
 		return actUnconfirmed
-	case s.deleting && s.pending > 0:
-		return actWait // a late commit after the release would leak
 	case s.deleting:
 		return actRelease
 	case s.owned != nil:

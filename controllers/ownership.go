@@ -156,11 +156,40 @@ func readIntent(obj client.Object) *createIntent {
 		return nil
 	}
 	var intent createIntent
-	if err := json.Unmarshal([]byte(raw), &intent); err != nil || intent.Version != intentVersion ||
-		intent.UID == "" || intent.UID != string(obj.GetUID()) || intent.Account == "" {
+	if err := json.Unmarshal([]byte(raw), &intent); err != nil || intent.Account == "" {
+		return nil
+	}
+	if intent.Version == legacyIntentVersion {
+		return fromLegacy(obj, raw)
+	}
+	if intent.Version != intentVersion || intent.UID == "" || intent.UID != string(obj.GetUID()) {
 		return nil
 	}
 	return &intent
+}
+
+// legacyIntentVersion is the marker of the operator before this format: one
+// attempt, settled once status named an id it did not replace.
+const legacyIntentVersion = 2
+
+// fromLegacy reads a marker of the earlier format as what it still proves:
+// that the object created the id its status names, when the marker's
+// create was not the re-create of that id (the earlier operator's own
+// rule). Nothing else of it is evidence any more, and an object whose
+// status names no id gets nothing from it.
+func fromLegacy(obj client.Object, raw string) *createIntent {
+	cc, ok := obj.(*voicev1alpha1.ClientConfiguration)
+	if !ok || cc.Status.ID == "" || cc.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly {
+		return nil
+	}
+	var legacy struct {
+		Account  string `json:"account"`
+		Replaces string `json:"replaces"`
+	}
+	if err := json.Unmarshal([]byte(raw), &legacy); err != nil || legacy.Account == "" || legacy.Account != cc.Status.AccountSID || legacy.Replaces == cc.Status.ID {
+		return nil
+	}
+	return &createIntent{Version: intentVersion, UID: string(obj.GetUID()), Account: legacy.Account, Created: cc.Status.ID}
 }
 
 // intentFor returns obj's marker for account, or a new, empty one.

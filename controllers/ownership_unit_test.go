@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/internal/voice"
 )
 
@@ -59,5 +60,37 @@ func TestEmptyAndNullDescriptionsAreOneContent(t *testing.T) {
 	cn := voice.CallNotification{URL: "https://example.com/", Method: "POST"}
 	if contentDigest("web", nil, cn) != contentDigest("web", &empty, cn) {
 		t.Error("null and empty descriptions digest differently")
+	}
+}
+
+// TestLegacyMarkerProvesOnlyWhatItSettled reads markers of the earlier
+// format: one proves that the object created the id its status names (the
+// earlier operator's settled create), and nothing else.
+func TestLegacyMarkerProvesOnlyWhatItSettled(t *testing.T) {
+	const id, account = "voice_clientconfiguration_1", "AC1"
+	legacy := func(replaces string) string {
+		return `{"v":2,"account":"AC1","uniqueName":"web","freeAt":"2026-11-01T00:00:00Z","at":"2026-11-01T00:00:01Z","sent":"sha256:00","replaces":"` + replaces + `"}`
+	}
+	object := func(marker, statusID string, policy voicev1alpha1.ManagementPolicy) *voicev1alpha1.ClientConfiguration {
+		obj := &voicev1alpha1.ClientConfiguration{}
+		obj.UID, obj.Annotations = "uid-1", map[string]string{voicev1alpha1.AnnotationCreateIntent: marker}
+		obj.Spec.ManagementPolicy = policy
+		obj.Status.ID, obj.Status.AccountSID = statusID, account
+		return obj
+	}
+	cases := map[string]struct {
+		obj  *voicev1alpha1.ClientConfiguration
+		owns bool
+	}{
+		"a settled create: the id in status is the object's":         {object(legacy(""), id, voicev1alpha1.ManagementPolicyManage), true},
+		"a re-create of the id in status: unsettled, proves nothing": {object(legacy(id), id, voicev1alpha1.ManagementPolicyManage), false},
+		"no id in status: an interrupted create proves nothing":      {object(legacy(""), "", voicev1alpha1.ManagementPolicyManage), false},
+		"ObserveOnly: owns nothing":                                  {object(legacy(""), id, voicev1alpha1.ManagementPolicyObserveOnly), false},
+		"the first format (no version): proves nothing":              {object(`{"account":"AC1","uniqueName":"web","at":"2026-11-01T00:00:01Z"}`, id, voicev1alpha1.ManagementPolicyManage), false},
+	}
+	for reason, c := range cases {
+		if got := owns(c.obj, account, id); got != c.owns {
+			t.Errorf("%s: owns = %v, want %v", reason, got, c.owns)
+		}
 	}
 }

@@ -14,7 +14,8 @@ import (
 // operator to its costs, as counts (never seconds): one POST per created
 // object and no read or update by id, at most two full Lists per account
 // to prove the unique names free (creates that arrive together share one),
-// at most two apiserver writes per created object, nothing written at
+// at most three apiserver writes per created object (the finalizer with the
+// create attempt, its outcome, the status), nothing written at
 // steady state and at most
 // ceil(N/pageSize)+1 reads per account per resync period; a restart with
 // every object in sync writes nothing anywhere, reads one List walk per
@@ -48,7 +49,7 @@ func TestCountsPerObject(t *testing.T) {
 		{"GET by id per created object", create.PerObject(create.Remote[bench.RouteGet]), 0, "="},
 		{"List pages to check the names free", float64(create.Remote[bench.RouteList]), 2 * maxReadsPerPeriod, "≤"},
 		{"PUT per created object", create.PerObject(create.Remote[bench.RoutePut]), 0, "="},
-		{"apiserver writes per created object", create.PerObject(create.KubeWrites), 2, "≤"},
+		{"apiserver writes per created object", create.PerObject(create.KubeWrites), 3, "≤"},
 		{"Events per created object", create.PerObject(create.EventWrites), 1, "≥"},
 		{"remote writes per steady period", steady.PerPeriod(steady.Writes()), 0, "="},
 		{"apiserver writes per steady period", steady.PerPeriod(steady.KubeWrites), 0, "="},

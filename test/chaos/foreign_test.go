@@ -44,7 +44,7 @@ func TestForeignConfigurationSurvivesRestarts(t *testing.T) {
 	}
 	api := httptest.NewServer(race.wrap(env.Sim))
 	defer api.Close()
-	args := []string{"--voice-api-url", api.URL, "--voice-api-timeout", "2s", "--resync-period", "2s"}
+	args := []string{"--voice-api-url", api.URL, "--voice-api-timeout", "2s", "--resync-period", "2s", "--late-commit-window", "5s"}
 	first, err := startOperator(ctx, t, args...)
 	must(t, err)
 
