@@ -243,11 +243,10 @@ func (r *ClientConfigurationReconciler) observeOwned(ctx context.Context, obj *v
 		return remoteError("reading remote configuration "+id, err)
 	}
 	seen.vanished = id
-	if api.Verified() {
-		return nil
-	}
-	// A 404 through credentials never seen to act on the account may be
-	// another account's answer: a List that names the account settles it.
+	// A 404 is news only when the collection answers: an account whose
+	// access to the beta ended answers 404 to every path. And through
+	// credentials never seen to act on the account it may be another
+	// account's answer: a List that names the account settles that.
 	if err := collectionReadable(ctx, api); err != nil {
 		return remoteError("confirming that remote configuration "+id+" is gone", err)
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -266,6 +267,15 @@ func (w *modelWorld) consoleDefault(t *rapid.T) {
 
 func (w *modelWorld) armFault(t *rapid.T) {
 	w.wire.fault = rapid.SampledFrom([]int{faultLostAnswer, faultNotCommitted, faultLate}).Draw(t, "fault")
+}
+
+// access takes an account's access to the API away (every path answers
+// 404, as when a beta ends for it) or gives it back.
+func (w *modelWorld) access(t *rapid.T) {
+	account := rapid.SampledFrom([]string{modelAccountA, modelAccountB}).Draw(t, "account")
+	status := rapid.SampledFrom([]int{0, http.StatusNotFound, http.StatusForbidden}).Draw(t, "denied")
+	w.sim.DenyAPI(account, status)
+	w.denied[account] = status
 }
 
 func (w *modelWorld) commitLate(t *rapid.T) {
@@ -534,6 +544,10 @@ const settleRounds = 8
 // the operator for settleRounds rounds, and checks I3 and I5.
 func (w *modelWorld) settle() {
 	w.wire.fault = faultNone
+	for account := range w.denied {
+		w.sim.DenyAPI(account, 0)
+		delete(w.denied, account)
+	}
 	for len(w.wire.held) > 0 {
 		if rapid.Bool().Draw(w.t, "heldCommits") {
 			w.wire.commitHeld(0)

@@ -187,6 +187,8 @@ type modelWorld struct {
 	// the operator (what it may delete with once the Secret is gone).
 	secrets    map[string]string
 	remembered map[types.UID]string
+	// denied is, per account, how the API refuses it (0: it does not).
+	denied map[string]int
 	// violations found by the wire during the current step.
 	violations []string
 }
@@ -212,6 +214,7 @@ func newModelWorld(t *rapid.T, shape voicesim.Options, mode ObserveMode) *modelW
 		removed:      map[types.UID]*voicev1alpha1.ClientConfiguration{},
 		secrets:      map[string]string{},
 		remembered:   map[types.UID]string{},
+		denied:       map[string]int{},
 		rec:          &modelRecorder{logf: t.Logf},
 	}
 	w.store = fake.NewClientBuilder().WithScheme(scheme).
