@@ -278,7 +278,8 @@ func (r *ClientConfigurationReconciler) observeAttempts(ctx context.Context, obj
 		if !r.Clock.Now().Before(decided) {
 			since = decided
 		}
-		found, listed, err := r.remote.holderOf(ctx, api, a.Name, startedAfter(since))
+		// Fresh as a name check, too: what it finds may be taken over.
+		found, listed, err := r.remote.holderOf(ctx, api, a.Name, freshness{after: since, nameCheck: true})
 		if err != nil {
 			return remoteError(fmt.Sprintf("looking for what an interrupted create of %q made", a.Name), err)
 		}
@@ -666,7 +667,7 @@ func (r *ClientConfigurationReconciler) deleteRefused(ctx context.Context, api V
 	case err == nil && def.ID == id:
 		// No delay given: it is looked at again with the object's capped
 		// backoff, not in a fixed short loop.
-		return &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, user: true, err: fmt.Errorf(
+		return &stepError{reason: voicev1alpha1.ReasonIsDefault, class: classWaiting, user: true, backoff: true, err: fmt.Errorf(
 			"remote configuration %s is the account's default, and Twilio refuses to delete it (%w); delete the AccountDefault that set it, or unset the default, and the delete goes through",
 			id, refused)}
 	case err != nil && !voice.IsNotFound(err):

@@ -184,12 +184,10 @@ func (w *modelWorld) consoleCreate(t *rapid.T) {
 // consoleMade notes a configuration the Console made that an ambiguous POST
 // of the operator could have made too.
 func (w *modelWorld) consoleMade(id string, rec voicesim.Record) {
+	w.consoleMadeAt[id] = consoleMade{at: w.clock.Now(), content: recordContent(rec)}
 	for _, post := range w.ambiguous {
 		if post.content == recordContent(rec) {
-			if w.plausiblyFor[id] == nil {
-				w.plausiblyFor[id] = map[types.UID]bool{}
-			}
-			w.plausiblyFor[id][post.uid] = true
+			w.plausible(id, post.uid)
 		}
 	}
 }
@@ -480,7 +478,8 @@ func (w *modelWorld) checkTruth(key types.NamespacedName) {
 			w.adoptedBy[id][e.uid] = true
 		case eventCreated, eventRecreated, eventRecovered:
 			if !w.exists(id) && !w.mayBeStale(id) {
-				w.violations = append(w.violations, fmt.Sprintf("I4: Event %s (%q) but %s does not exist", e.reason, e.note, id))
+				w.violations = append(w.violations, fmt.Sprintf("I4: Event %s (%q) but %s does not exist (the Console changed it at %v, now %v; created for %q)",
+					e.reason, e.note, id, w.changedAt[id], w.clock.Now(), w.createdFor[id]))
 			}
 		}
 	}

@@ -173,6 +173,9 @@ type modelWorld struct {
 	// unanswered marks the configurations such POSTs made: one the Console
 	// changes before the operator finds it can no longer be proven its own.
 	unanswered map[string]bool
+	// consoleMadeAt is when and with what content the Console made each
+	// configuration.
+	consoleMadeAt map[string]consoleMade
 	// changedAt is when the Console last changed or deleted a configuration:
 	// with ObserveList, a status may speak of a List up to two resync
 	// periods old (by design: one List per account per period), so a
@@ -203,19 +206,20 @@ func newModelWorld(t *rapid.T, shape voicesim.Options, mode ObserveMode) *modelW
 	}
 	w := &modelWorld{
 		t: t, ctx: context.Background(), shape: shape, mode: mode,
-		clock:        clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)),
-		sim:          voicesim.New(shape),
-		createdFor:   map[string]types.UID{},
-		adoptedBy:    map[string]map[types.UID]bool{},
-		plausiblyFor: map[string]map[types.UID]bool{},
-		unanswered:   map[string]bool{},
-		changedAt:    map[string]time.Time{},
-		last:         map[types.UID]*voicev1alpha1.ClientConfiguration{},
-		removed:      map[types.UID]*voicev1alpha1.ClientConfiguration{},
-		secrets:      map[string]string{},
-		remembered:   map[types.UID]string{},
-		denied:       map[string]int{},
-		rec:          &modelRecorder{logf: t.Logf},
+		clock:         clocktesting.NewFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)),
+		sim:           voicesim.New(shape),
+		createdFor:    map[string]types.UID{},
+		adoptedBy:     map[string]map[types.UID]bool{},
+		plausiblyFor:  map[string]map[types.UID]bool{},
+		unanswered:    map[string]bool{},
+		consoleMadeAt: map[string]consoleMade{},
+		changedAt:     map[string]time.Time{},
+		last:          map[types.UID]*voicev1alpha1.ClientConfiguration{},
+		removed:       map[types.UID]*voicev1alpha1.ClientConfiguration{},
+		secrets:       map[string]string{},
+		remembered:    map[types.UID]string{},
+		denied:        map[string]int{},
+		rec:           &modelRecorder{logf: t.Logf},
 	}
 	w.store = fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&voicev1alpha1.ClientConfiguration{}, &voicev1alpha1.AccountDefault{}).
@@ -385,6 +389,20 @@ func recordContent(rec voicesim.Record) string {
 	return fmt.Sprintf("%s|%s|%s|%s", rec.UniqueName, derefString(rec.Description), rec.CallNotificationURL, rec.CallNotificationMethod)
 }
 
+// consoleMade is a configuration the Console made.
+type consoleMade struct {
+	at      time.Time
+	content string
+}
+
+// plausible marks configuration id as plausibly made by object uid.
+func (w *modelWorld) plausible(id string, uid types.UID) {
+	if w.plausiblyFor[id] == nil {
+		w.plausiblyFor[id] = map[types.UID]bool{}
+	}
+	w.plausiblyFor[id][uid] = true
+}
+
 // heldPost is a POST that will commit late.
 type heldPost struct {
 	req  *http.Request
@@ -403,7 +421,15 @@ func (m *modelWire) RoundTrip(req *http.Request) (*http.Response, error) {
 		fault := m.fault
 		m.fault = faultNone
 		user, _, _ := req.BasicAuth()
-		m.w.ambiguous = append(m.w.ambiguous, ambiguousPost{uid: m.currentUID(), content: postContent(body), user: user})
+		post := ambiguousPost{uid: m.currentUID(), content: postContent(body), user: user}
+		m.w.ambiguous = append(m.w.ambiguous, post)
+		// A look-alike the Console made within the name check's window
+		// before it is as plausibly the POST's as one made after.
+		for id, made := range m.w.consoleMadeAt {
+			if m.w.clock.Since(made.at) <= nameCheckMaxAge && made.content == post.content {
+				m.w.plausible(id, post.uid)
+			}
+		}
 		switch fault {
 		case faultNotCommitted:
 			return answer(req, http.StatusGatewayTimeout), nil

@@ -58,7 +58,11 @@ type stepError struct {
 	// that others wait for is being created): its Event is Normal, not a
 	// Warning.
 	progress bool
-	err      error
+	// backoff marks a wait on something no watch can see (the account's
+	// default, in Twilio): it is looked at again with the object's capped
+	// backoff.
+	backoff bool
+	err     error
 }
 
 func (e *stepError) Error() string { return e.err.Error() }
@@ -157,8 +161,8 @@ func asStep(err error) *stepError {
 }
 
 // result turns the outcome of a reconcile into what controller-runtime needs:
-// success requeues for the next resync; a stalled one, and a waiting one a
-// person must end that gives no delay (IsDefault), is looked at again after
+// success requeues for the next resync; a stalled one, and a waiting one on
+// something no watch can see (IsDefault), is looked at again after
 // retry, the object's own capped backoff (1 s, doubling, at most 5
 // minutes), besides the watches that wake it: a stall is a fact about the
 // world, and must end when the fact does, even one no watch can see (a
@@ -173,7 +177,7 @@ func result(err error, resync, retry time.Duration) (ctrl.Result, error) {
 	}
 	step := asStep(err)
 	switch {
-	case step.class == classStalled, step.class == classWaiting && step.user && step.after == 0:
+	case step.class == classStalled, step.backoff:
 		return ctrl.Result{RequeueAfter: retry}, nil
 	case step.class == classThrottled, step.class == classWaiting, step.class == classDeferred:
 		return ctrl.Result{RequeueAfter: step.after}, nil
