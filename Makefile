@@ -114,6 +114,23 @@ test: $(if $(filter true,$(CI)),verify lint,manifests generate fmt) vet envtest 
 		(cd $$m && KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v ./... $(GO_TEST_FLAGS)) || exit 1; \
 	done
 
+# The ownership model test (controllers/model_test.go) runs 300 sequences in
+# every `make test` pass, from a fixed seed; `make soak` runs SOAK_CHECKS (50,000 in all) in
+# each simulator shape and observe mode, from RAPID_SEED (the time, unless
+# set), and prints the seed and a shrunk sequence for a failure.
+SOAK_CHECKS ?= 12500
+ifeq ($(origin RAPID_SEED),undefined)
+RAPID_SEED := $(shell date +%s)
+endif
+
+.PHONY: soak
+soak: ## Run the ownership model test long: SOAK_CHECKS (12,500) sequences per simulator shape and observe mode, 50,000 in all, from RAPID_SEED.
+	@for shape in reference extended; do for mode in list get; do \
+		echo "== model test: $$shape shape, --observe=$$mode, $(SOAK_CHECKS) sequences from seed $(RAPID_SEED)"; \
+		VOICE_SIM_SHAPE=$$shape VOICE_OBSERVE=$$mode RAPID_CHECKS=$(SOAK_CHECKS) RAPID_SEED=$(RAPID_SEED) \
+			go test -count=1 -timeout 0 -run '^TestModel$$' -v ./controllers/ | grep -v '^=== RUN' || exit 1; \
+	done; done
+
 .PHONY: vulncheck
 vulncheck: ## Fail on a known vulnerability the operator calls in a required module (offline govulncheck; stdlib findings reported, VULNCHECK_STDLIB=fail to fail on them).
 	@for m in $(TOOL_MODULES); do (cd $$m && go test -count=1 ./...) || exit 1; done
