@@ -251,6 +251,10 @@ func (r *ClientConfigurationReconciler) observeOwned(ctx context.Context, obj *v
 		return remoteError("confirming that remote configuration "+id+" is gone", err)
 	}
 	seen.unconfirmed = !api.Verified()
+	if !seen.unconfirmed {
+		// Gone for good: no snapshot, older or newer, may show it any more.
+		r.remote.deleted(api, id)
+	}
 	return nil
 }
 
@@ -689,8 +693,8 @@ func (r *ClientConfigurationReconciler) releaseFinalizer(ctx context.Context, ob
 	return nil
 }
 
-// record stores what the remote side holds (its id, account and fields, a
-// password redacted) and whether it differs from the spec (drifted fields).
+// record stores what the remote side holds (its id, account and fields,
+// the URL without its credentials) and whether it differs from the spec (drifted fields).
 func (r *ClientConfigurationReconciler) record(obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, cfg *voice.Configuration, drifted []string) {
 	obj.Status.ID = cfg.ID
 	obj.Status.AccountSID = api.AccountSID()
@@ -704,7 +708,7 @@ func remoteState(cfg *voice.Configuration) voicev1alpha1.RemoteConfiguration {
 	return voicev1alpha1.RemoteConfiguration{
 		UniqueName:             cfg.UniqueName,
 		Description:            deref(cfg.Description),
-		CallNotificationURL:    redactURL(cfg.CallNotification.URL),
+		CallNotificationURL:    withoutUserinfo(cfg.CallNotification.URL),
 		CallNotificationMethod: cfg.CallNotification.Method,
 	}
 }

@@ -80,13 +80,16 @@ func normalizeURL(raw string) string {
 	return u.String()
 }
 
-// redactURL hides the password of a URL, for status.
-func redactURL(raw string) string {
+// withoutUserinfo drops a URL's credentials, user name and password both,
+// for status: they come from a Secret, and the object is readable by more
+// people than the Secret.
+func withoutUserinfo(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw
 	}
-	return u.Redacted()
+	u.User = nil
+	return u.String()
 }
 
 // drift lists the fields we own in which remote differs from want; empty

@@ -176,13 +176,10 @@ func (r *remoteView) view(api VoiceAPI) *accountView {
 
 // get returns the remote configuration with this id, or a NotFound error;
 // it never writes. fresh skips the snapshot (a person asked for a resync).
+// A 404 is not recorded as a deletion here: an account whose access ended
+// answers 404 to every path, and the caller confirms it first (deleted).
 func (r *remoteView) get(ctx context.Context, api VoiceAPI, id string, fresh bool) (*voice.Configuration, error) {
-	cfg, err := r.read(ctx, api, id, fresh)
-	if voice.IsNotFound(err) {
-		// Gone for good: no snapshot, older or newer, may show it any more.
-		r.deleted(api, id)
-	}
-	return cfg, err
+	return r.read(ctx, api, id, fresh)
 }
 
 func (r *remoteView) read(ctx context.Context, api VoiceAPI, id string, fresh bool) (*voice.Configuration, error) {

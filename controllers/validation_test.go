@@ -52,6 +52,7 @@ var _ = Describe("API validation through the real kube-apiserver", func() {
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
 			Expect(err.Error()).To(ContainSubstring(field))
 			Expect(err.Error()).To(ContainSubstring(message))
+			Expect(err.Error()).NotTo(ContainSubstring("pass@"), "a refused password is never quoted back")
 		},
 		Entry("uniqueName with a space",
 			func(o *voicev1alpha1.ClientConfiguration) { o.Spec.UniqueName = "my webhook" },
@@ -192,6 +193,7 @@ var _ = Describe("API validation through the real kube-apiserver", func() {
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "expected Invalid, got %v", err)
 			Expect(err.Error()).To(ContainSubstring(field))
 			Expect(err.Error()).To(ContainSubstring(message))
+			Expect(err.Error()).NotTo(ContainSubstring("pass@"), "a refused password is never quoted back")
 		},
 		Entry("both configurationRef and configurationId",
 			func(o *voicev1alpha1.AccountDefault) {

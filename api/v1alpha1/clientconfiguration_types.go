@@ -53,6 +53,12 @@ type ClientConfigurationSpec struct {
 
 // CallNotification is the webhook Twilio calls when a call arrives for a
 // Voice SDK client.
+//
+// The rule against credentials in the URL is checked here, on the object
+// and not on the url field, so that the apiserver's error names the field
+// without quoting its value: the password it refuses never reaches a
+// terminal or a CI log.
+// +kubebuilder:validation:XValidation:rule="!has(self.url) || !self.url.matches('^[^/?#]*//[^/?#]*@')",message="url must not contain credentials (user:password@): anyone who can read this object could read them; put them in a Secret with keys username and password and name it in callNotification.basicAuthSecretRef",fieldPath=".url"
 type CallNotification struct {
 	// url is the absolute http or https URL Twilio requests. Twilio rejects
 	// hosts containing underscores (error 13806), and credentials in the URL
@@ -64,7 +70,6 @@ type CallNotification struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\s')",message="url must not contain whitespace"
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http or https URL with a host, such as https://example.com/calls"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*_')",message="url host must not contain underscores: Twilio rejects such webhook hosts (error 13806)"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^/?#]*//[^/?#]*@')",message="url must not contain credentials (user:password@): anyone who can read this object could read them; put them in a Secret with keys username and password and name it in callNotification.basicAuthSecretRef"
 	URL string `json:"url"`
 
 	// method is the HTTP method Twilio uses for the webhook: GET or POST.
@@ -133,8 +138,8 @@ type RemoteConfiguration struct {
 	// description as stored remotely; empty when null.
 	// +optional
 	Description string `json:"description,omitempty"`
-	// callNotificationURL as stored remotely, with any password replaced by
-	// "xxxxx".
+	// callNotificationURL as stored remotely, without the credentials of
+	// callNotification.basicAuthSecretRef (user name and password both).
 	// +optional
 	CallNotificationURL string `json:"callNotificationURL,omitempty"`
 	// callNotificationMethod as stored remotely.
