@@ -362,7 +362,7 @@ func (r *ClientConfigurationReconciler) act(ctx context.Context, obj *voicev1alp
 	case actAdopt:
 		// Recorded before the first write, so that the object owns what
 		// it writes, whatever happens next.
-		adopted := intentFor(obj, api.AccountSID())
+		adopted := intentFor(obj, api.AccountSID(), api.Location())
 		adopted.Adopted = seen.holder.ID
 		if err := patchMetadata(ctx, r.Client, obj, func() { setIntent(obj, adopted) }); err != nil {
 			return transient(voicev1alpha1.ReasonProgressing, err)
@@ -503,7 +503,7 @@ func (r *ClientConfigurationReconciler) create(ctx context.Context, obj *voicev1
 	if err := admit(api, obj, fmt.Sprintf("creating remote configuration %q", want.UniqueName)); err != nil {
 		return err
 	}
-	intent := intentFor(obj, account)
+	intent := intentFor(obj, account, api.Location())
 	intent.Attempts = append(intent.Attempts, newAttempt(r.Clock.Now(), want, seen.freeAt, api.Username()))
 	if err := addFinalizer(ctx, r.Client, obj, func() { setIntent(obj, intent) }); err != nil {
 		return err

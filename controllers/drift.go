@@ -149,6 +149,15 @@ func sameAccount(obj *voicev1alpha1.ClientConfiguration, api VoiceAPI) error {
 			recorded = intent.Account
 		}
 	}
+	if intent := readIntent(obj); intent != nil && intent.Account == account && intent.Where != api.Location() &&
+		(intent.Created != "" || intent.Adopted != "" || len(intent.Attempts) > 0) {
+		// Another region's API answers 404 for this one's configuration:
+		// going on would create a second one there, and orphan the first.
+		return stalled(voicev1alpha1.ReasonAccountChanged, fmt.Errorf(
+			"the remote configuration lives in region %q, but Secret %q now selects region %q (%s, %s); "+
+				"restore the Secret, or to move: set spec.deletionPolicy: Orphan, delete this object, and create it again",
+			placeName(intent.Where), obj.Spec.CredentialsRef.Name, placeName(api.Location()), voicev1alpha1.SecretKeyRegion, voicev1alpha1.SecretKeyEdge))
+	}
 	if recorded == "" || recorded == account {
 		return nil
 	}
@@ -156,6 +165,14 @@ func sameAccount(obj *voicev1alpha1.ClientConfiguration, api VoiceAPI) error {
 		"the remote configuration belongs to account %s, but Secret %q now holds credentials for account %s; "+
 			"restore the Secret, or to move: set spec.deletionPolicy: Orphan, delete this object, and create it again",
 		recorded, obj.Spec.CredentialsRef.Name, account))
+}
+
+// placeName names a region/edge for a person ("default" for Twilio's).
+func placeName(where string) string {
+	if where == "" {
+		return "default"
+	}
+	return where
 }
 
 // wantsAdoption reports whether the adopt annotation allows taking over a

@@ -119,3 +119,46 @@ func TestDesiredInputSendsEveryField(t *testing.T) {
 		t.Errorf("withoutUserinfo = %q, want neither the user nor the password", shown)
 	}
 }
+
+// placedAPI is a VoiceAPI of one account in one region, for sameAccount.
+type placedAPI struct {
+	VoiceAPI
+	account, where string
+}
+
+func (p placedAPI) AccountSID() string         { return p.account }
+func (p placedAPI) Location() string           { return p.where }
+func (p placedAPI) AnsweredForAnother() string { return "" }
+
+// TestSameAccountStaysInItsRegion holds a configuration to the region it
+// was made in: another region's API answers 404 for it, and going on would
+// make a second one there and orphan the first.
+func TestSameAccountStaysInItsRegion(t *testing.T) {
+	object := func(where string) *voicev1alpha1.ClientConfiguration {
+		obj := &voicev1alpha1.ClientConfiguration{}
+		obj.UID = "uid-1"
+		obj.Status.ID, obj.Status.AccountSID = "voice_clientconfiguration_1", "AC1"
+		setIntent(obj, &createIntent{Version: intentVersion, UID: "uid-1", Account: "AC1", Where: where, Created: "voice_clientconfiguration_1"})
+		return obj
+	}
+	cases := map[string]struct {
+		obj    *voicev1alpha1.ClientConfiguration
+		api    placedAPI
+		reason string
+	}{
+		"same account, same region":                {object(""), placedAPI{account: "AC1"}, ""},
+		"same account, the Secret now selects ie1": {object(""), placedAPI{account: "AC1", where: "ie1/"}, voicev1alpha1.ReasonAccountChanged},
+		"made in ie1, still ie1":                   {object("ie1/"), placedAPI{account: "AC1", where: "ie1/"}, ""},
+		"another account":                          {object(""), placedAPI{account: "AC2"}, voicev1alpha1.ReasonAccountChanged},
+	}
+	for name, c := range cases {
+		err := sameAccount(c.obj, c.api)
+		got := ""
+		if err != nil {
+			got = asStep(err).reason
+		}
+		if got != c.reason {
+			t.Errorf("%s: reason %q, want %q (%v)", name, got, c.reason, err)
+		}
+	}
+}

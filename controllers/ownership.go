@@ -64,6 +64,10 @@ type createIntent struct {
 	UID string `json:"uid"`
 	// Account the creates were sent to.
 	Account string `json:"account"`
+	// Where is the region and edge they were sent to ("" for Twilio's
+	// default): a configuration lives in one region, and another region's
+	// API answers 404 for it.
+	Where string `json:"where,omitempty"`
 	// Attempts are the creates whose outcome is not known yet.
 	Attempts []attempt `json:"attempts,omitempty"`
 	// Created is the id of the configuration a create of this object made.
@@ -192,12 +196,12 @@ func fromLegacy(obj client.Object, raw string) *createIntent {
 	return &createIntent{Version: intentVersion, UID: string(obj.GetUID()), Account: legacy.Account, Created: cc.Status.ID}
 }
 
-// intentFor returns obj's marker for account, or a new, empty one.
-func intentFor(obj client.Object, account string) *createIntent {
-	if intent := readIntent(obj); intent != nil && intent.Account == account {
+// intentFor returns obj's marker for account at where, or a new, empty one.
+func intentFor(obj client.Object, account, where string) *createIntent {
+	if intent := readIntent(obj); intent != nil && intent.Account == account && intent.Where == where {
 		return intent
 	}
-	return &createIntent{Version: intentVersion, UID: string(obj.GetUID()), Account: account}
+	return &createIntent{Version: intentVersion, UID: string(obj.GetUID()), Account: account, Where: where}
 }
 
 // without returns the marker without the attempts at the given indexes.

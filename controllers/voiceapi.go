@@ -25,6 +25,9 @@ type VoiceAPI interface {
 	// credentials named instead of AccountSID (an API key of another
 	// account), or "": they act elsewhere, and nothing more is sent.
 	AnsweredForAnother() string
+	// Location is the region and edge the credentials select ("" for
+	// Twilio's default): a configuration lives in one region.
+	Location() string
 	// Username is who the requests authenticate as: the account SID, or an
 	// API key SID. Never a secret.
 	Username() string

@@ -372,6 +372,15 @@ func (c *Client) AnsweredForAnother() string {
 	return ""
 }
 
+// Location is the region and edge the credentials select, as
+// "region/edge" ("" when neither is set: Twilio's default).
+func (c *Client) Location() string {
+	if c.creds.Region == "" && c.creds.Edge == "" {
+		return ""
+	}
+	return c.creds.Region + "/" + c.creds.Edge
+}
+
 // Username is who the requests authenticate as: the account SID or an
 // API key SID (never the secret).
 func (c *Client) Username() string { return c.creds.Username }
