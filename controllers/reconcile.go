@@ -139,7 +139,7 @@ func reconcileKind[T object](ctx context.Context, d *Deps, k kind[T], req ctrl.R
 		err = k.reconcileNormal(ctx, obj)
 	}
 	err = explainRejected(err, obj.GetCredentialsRef().Name)
-	if isDeferred(err) {
+	if isDeferred(err) && asStep(err).after <= quietDeferral {
 		// Not this object's turn yet: nothing was sent, and the wait is
 		// not told. What the reconcile found before it had to wait (an
 		// adopted id, the account of an AccountDefault, a resume) is kept,
@@ -166,6 +166,12 @@ func reconcileKind[T object](ctx context.Context, d *Deps, k kind[T], req ctrl.R
 	}
 	return result(err, k.requeueAfter(obj), retry)
 }
+
+// quietDeferral is the longest wait for the account's turn that is not
+// told: a longer one (a 429 whose Retry-After is minutes or an hour) is
+// written as Throttled, so status does not go on saying what it said
+// before for that long.
+const quietDeferral = 10 * time.Second
 
 // eventResumed is the Event of an object whose pause ended.
 const eventResumed = "Resumed"

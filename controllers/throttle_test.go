@@ -65,4 +65,23 @@ var _ = Describe("An account that answers 429", func() {
 		}).WithContext(ctx).WithTimeout(2*retryAfter + 20*time.Second).Should(Succeed())
 		Expect(throttled.remote()).To(HaveLen(len(waiting)))
 	})
+
+	It("says Throttled at once when the account must wait long, instead of keeping the status it had", func(ctx SpecContext) {
+		t := newTenant(ctx, true)
+		first, second := t.readyConfiguration(ctx, "patient-1"), t.readyConfiguration(ctx, "patient-2")
+		sim.ThrottleAccount(t.account, time.Hour)
+		DeferCleanup(func() { sim.ThrottleAccount(t.account, 0) })
+
+		// One of the two meets the 429; the other is kept back by the
+		// account's gate without a request: both must say so.
+		for _, obj := range []*voicev1alpha1.ClientConfiguration{first, second} {
+			obj.Spec.Description = "changed while Twilio says wait an hour"
+			Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+		}
+		for _, obj := range []*voicev1alpha1.ClientConfiguration{first, second} {
+			ready := waitReason(ctx, obj, voicev1alpha1.ReasonThrottled)
+			Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+		}
+		Expect(t.calls()[putConfig]).To(BeZero())
+	})
 })
