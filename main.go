@@ -184,7 +184,11 @@ func run(ctx context.Context, o options) error {
 	var fence *leadership.Fence
 	var lock resourcelock.Interface
 	if o.leaderElect {
-		fence = leadership.NewFence(o.renewDeadline)
+		window, err := leadership.Window(o.renewDeadline, o.leaseDuration, o.requestTimeout)
+		if err != nil {
+			return fmt.Errorf("--voice-api-timeout and --leader-elect-lease-duration: %w", err)
+		}
+		fence = leadership.NewFence(window)
 		if lock, err = leaseLock(electionCfg, o); err != nil {
 			return err
 		}

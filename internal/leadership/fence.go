@@ -37,9 +37,23 @@ type Fence struct {
 }
 
 // NewFence returns a fence that allows writes for window after each
-// successful renewal; window is the leader election's renew deadline.
+// successful renewal (see Window).
 func NewFence(window time.Duration) *Fence {
 	return &Fence{window: window}
+}
+
+// Window is how long after a renewal the fence lets a write start: the
+// renew deadline, but short enough that a request sent just before it
+// closes has ended (answered or timed out, after requestTimeout) before a
+// standby may take the lease, a lease duration after the last renewal.
+// Otherwise a POST still on its way at a handover would make two writers.
+// It fails when no such window exists.
+func Window(renewDeadline, leaseDuration, requestTimeout time.Duration) (time.Duration, error) {
+	window := min(renewDeadline, leaseDuration-requestTimeout)
+	if window <= 0 {
+		return 0, fmt.Errorf("a request may take %s, as long as the lease (%s): a write still on its way at a handover could meet the new leader's; make the request timeout shorter than the lease duration", requestTimeout, leaseDuration)
+	}
+	return window, nil
 }
 
 // Allow returns nil while this replica holds a fresh lease, ErrNotLeader

@@ -67,3 +67,27 @@ func TestWrapTransportRefusesWritesOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowEndsEveryWriteBeforeAStandbyMayLead holds the fence's window to
+// the lease: a request sent at the last moment the fence allows ends before
+// a standby may take the lease over.
+func TestWindowEndsEveryWriteBeforeAStandbyMayLead(t *testing.T) {
+	cases := map[string]struct {
+		renew, lease, request, want time.Duration
+		fails                       bool
+	}{
+		"the defaults: 15 s lease, 10 s requests": {renew: 10 * time.Second, lease: 15 * time.Second, request: 10 * time.Second, want: 5 * time.Second},
+		"short requests: the renew deadline":      {renew: 10 * time.Second, lease: 15 * time.Second, request: 2 * time.Second, want: 10 * time.Second},
+		"requests as long as the lease":           {renew: 10 * time.Second, lease: 15 * time.Second, request: 15 * time.Second, fails: true},
+	}
+	for name, c := range cases {
+		got, err := Window(c.renew, c.lease, c.request)
+		if (err != nil) != c.fails {
+			t.Errorf("%s: error %v, want failure %v", name, err, c.fails)
+			continue
+		}
+		if !c.fails && (got != c.want || got+c.request > c.lease) {
+			t.Errorf("%s: window %s, want %s, and window + request ≤ lease", name, got, c.want)
+		}
+	}
+}

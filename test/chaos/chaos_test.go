@@ -161,7 +161,10 @@ func TestLeaderFailoverDuringAStorm(t *testing.T) {
 	defer leaderAPI.Close()
 	defer standbyAPI.Close()
 	electing := []string{"--leader-elect", "--leader-election-namespace", kube.OperatorNamespace,
-		"--leader-elect-lease-duration", lease.String(), "--leader-elect-renew-deadline", renew.String(), "--leader-elect-retry-period", retry.String()}
+		"--leader-elect-lease-duration", lease.String(), "--leader-elect-renew-deadline", renew.String(), "--leader-elect-retry-period", retry.String(),
+		// A request ends well within the lease, so the fence may stay open
+		// for most of it (leadership.Window).
+		"--voice-api-timeout", "2s"}
 
 	// The later --voice-api-url wins over the one StartOperator sets.
 	leader, err := startOperator(ctx, t, append(electing, "--voice-api-url", leaderAPI.URL)...)

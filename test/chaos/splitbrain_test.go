@@ -46,7 +46,7 @@ func TestSplitBrainFrozenLeaderWritesNothing(t *testing.T) {
 		kubeconfig := apiserverProxy(t, apiserver, fmt.Sprintf("replica-%d", i))
 		replicas[i] = replica{remote: remote, apiserver: apiserver, args: []string{"--leader-elect", "--leader-election-namespace", kube.OperatorNamespace,
 			"--leader-elect-lease-duration", lease.String(), "--leader-elect-renew-deadline", renew.String(), "--leader-elect-retry-period", retry.String(),
-			"--voice-api-url", api.URL, "--kubeconfig", kubeconfig}}
+			"--voice-api-timeout", "2s", "--voice-api-url", api.URL, "--kubeconfig", kubeconfig}}
 	}
 
 	leader, err := startOperator(ctx, t, replicas[0].args...)
