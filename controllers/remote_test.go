@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/utils/clock"
 
+	voicev1alpha1 "github.com/twilio-operator/voice-operator/api/v1alpha1"
 	"github.com/twilio-operator/voice-operator/internal/voice"
 )
 
@@ -302,5 +303,43 @@ func TestLoopingPaginationEndsTheWalk(t *testing.T) {
 	}
 	if p := view.view(api).partial; p != nil {
 		t.Errorf("the looping walk is kept to go on with (token %q); the next must start over", p.cursor.Token)
+	}
+}
+
+// namedAPI is a fakeAPI under another identity (other credentials).
+type namedAPI struct {
+	*fakeAPI
+	identity string
+}
+
+func (n namedAPI) Identity() string { return n.identity }
+
+// TestCredentialsNoObjectUsesAreForgotten moves an object from one set of
+// credentials to another: the old ones are no longer listed at a resync,
+// nor kept in memory.
+func TestCredentialsNoObjectUsesAreForgotten(t *testing.T) {
+	old, current := namedAPI{newFakeAPI(), "AC1/SKold/x"}, namedAPI{newFakeAPI(), "AC1/SKnew/y"}
+	view := newRemoteView(newHolderIndex(), clock.RealClock{}, ObserveList, time.Minute, 50)
+	obj := &voicev1alpha1.ClientConfiguration{}
+	obj.UID = "uid-1"
+	cfg := &voice.Configuration{ID: "voice_clientconfiguration_1", AccountSID: "AC1", UniqueName: "one"}
+
+	view.verified(old, obj, cfg)
+	view.verified(current, obj, cfg) // the Secret now holds another key
+	view.holders.synced = func() bool { return true }
+	view.resync(t.Context())
+	for len(view.events) > 0 {
+		<-view.events
+	}
+	if n := old.lists.Load(); n != 0 {
+		t.Errorf("the credentials no object uses were listed %d times at the resync", n)
+	}
+	if n := current.lists.Load(); n != 1 {
+		t.Errorf("the credentials in use were listed %d times, want 1", n)
+	}
+	view.mu.Lock()
+	defer view.mu.Unlock()
+	if _, kept := view.accounts[old.Identity()]; kept {
+		t.Error("the view of credentials no object uses is still kept")
 	}
 }
