@@ -352,7 +352,7 @@ func (r *ClientConfigurationReconciler) act(ctx context.Context, obj *voicev1alp
 		seen.strays = nil
 		return r.act(ctx, obj, api, want, seen)
 	case actConflict:
-		return r.conflict(ctx, obj, seen.rival, cmpOr(seen.owned, seen.holder))
+		return r.conflict(obj, seen.rival, cmpOr(seen.owned, seen.holder))
 	case actManage:
 		if seen.recovered {
 			r.event(ctx, obj, corev1.EventTypeNormal, eventRecovered, "Recover",
@@ -415,7 +415,7 @@ func (r *ClientConfigurationReconciler) manage(ctx context.Context, obj *voicev1
 	if rival, ok := r.claims.claim(obj, api.AccountSID(), cfg.ID); !ok {
 		// Taken by another object of this process a moment ago, before its
 		// status reached the cache.
-		return r.conflict(ctx, obj, rival.String(), cfg)
+		return r.conflict(obj, rival.String(), cfg)
 	}
 	if err := addFinalizer(ctx, r.Client, obj, nil); err != nil {
 		return err
@@ -635,7 +635,7 @@ func (r *ClientConfigurationReconciler) alreadyExists(obj *voicev1alpha1.ClientC
 // one would manage. One remote configuration has one owner: the object
 // that held it first keeps it, and this one writes nothing and forgets it
 // until the owner lets go.
-func (r *ClientConfigurationReconciler) conflict(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, rival string, cfg *voice.Configuration) error {
+func (r *ClientConfigurationReconciler) conflict(obj *voicev1alpha1.ClientConfiguration, rival string, cfg *voice.Configuration) error {
 	r.forgetRemote(obj)
 	return stalled(voicev1alpha1.ReasonConflict, fmt.Errorf(
 		"remote configuration %s (unique name %q) is already managed by ClientConfiguration %s; a remote configuration has one owner, so this object leaves it alone. Delete one of the two objects, or give this one another uniqueName",

@@ -34,6 +34,7 @@ func (w *modelWorld) actions() map[string]func(*rapid.T) {
 		"consoleEdit":     w.consoleEdit,
 		"consoleDefault":  w.consoleDefault,
 		"armFault":        w.armFault,
+		"access":          w.access,
 		"commitLate":      w.commitLate,
 		"reconcile":       w.reconcileOne,
 		"reconcileMore":   w.reconcileOne,
@@ -591,41 +592,7 @@ func (w *modelWorld) unsettled(obj *voicev1alpha1.ClientConfiguration) string {
 		// remembers for the object, if it does.
 		claimed, real = w.accountsOf(w.remembered[obj.UID])
 	}
-	holder := w.remoteByName(claimed, obj.Spec.UniqueName)
-	holds := func(rec *voicesim.Record) bool { return rec != nil && rec.ID == obj.Status.ID && obj.Status.ID != "" }
-	stillHolds := false
-	switch ready.Reason {
-	case voicev1alpha1.ReasonCredentialsNotFound:
-		stillHolds = claimed == ""
-	case voicev1alpha1.ReasonAccountMismatch:
-		stillHolds = claimed != real
-		for _, post := range w.ambiguous {
-			// A create sent with other credentials lost its answer: only
-			// those can look for what it made.
-			stillHolds = stillHolds || (post.uid == obj.UID && post.user != w.username(obj.Namespace))
-		}
-	case voicev1alpha1.ReasonAccountChanged:
-		recorded := obj.Status.AccountSID
-		if intent := readIntent(obj); recorded == "" && intent != nil {
-			recorded = intent.Account
-		}
-		stillHolds = recorded != "" && recorded != claimed
-	case voicev1alpha1.ReasonAlreadyExists:
-		stillHolds = holder != nil && !holds(holder)
-	case voicev1alpha1.ReasonConflict:
-		// The configuration the message names is held by another Manage
-		// object.
-		id := idPattern.FindString(ready.Message)
-		for _, other := range w.objects() {
-			if other.UID != obj.UID && other.Status.ID == id && other.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly {
-				stillHolds = true
-			}
-		}
-	case voicev1alpha1.ReasonNotFound:
-		stillHolds = obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly && holder == nil
-	case voicev1alpha1.ReasonIsDefault:
-		stillHolds = deleting && w.shape.DeleteDefault == voicesim.DeleteDefaultRefused && obj.Status.ID != "" && w.sim.Default(obj.Status.AccountSID) == obj.Status.ID
-	}
+	stillHolds := w.causeHolds(obj, ready, claimed, real, deleting)
 	if deleting && ready.Status == metav1.ConditionTrue {
 		return fmt.Sprintf("%s is still being deleted (finalizers %v) though Ready", key(obj), obj.Finalizers)
 	}
@@ -716,6 +683,49 @@ func (w *modelWorld) keepsForeignAttempt(uid types.UID) bool {
 				}
 			}
 		}
+	}
+	return false
+}
+
+// causeHolds reports whether the reason obj is stalled (or waits) for still
+// holds in the world: claimed and real are the accounts its credentials
+// name and reach.
+func (w *modelWorld) causeHolds(obj *voicev1alpha1.ClientConfiguration, ready *metav1.Condition, claimed, real string, deleting bool) bool {
+	holder := w.remoteByName(claimed, obj.Spec.UniqueName)
+	holds := func(rec *voicesim.Record) bool { return rec != nil && rec.ID == obj.Status.ID && obj.Status.ID != "" }
+	switch ready.Reason {
+	case voicev1alpha1.ReasonCredentialsNotFound:
+		return claimed == ""
+	case voicev1alpha1.ReasonAccountMismatch:
+		for _, post := range w.ambiguous {
+			// A create sent with other credentials lost its answer: only
+			// those can look for what it made.
+			if post.uid == obj.UID && post.user != w.username(obj.Namespace) {
+				return true
+			}
+		}
+		return claimed != real
+	case voicev1alpha1.ReasonAccountChanged:
+		recorded := obj.Status.AccountSID
+		if intent := readIntent(obj); recorded == "" && intent != nil {
+			recorded = intent.Account
+		}
+		return recorded != "" && recorded != claimed
+	case voicev1alpha1.ReasonAlreadyExists:
+		return holder != nil && !holds(holder)
+	case voicev1alpha1.ReasonConflict:
+		// The configuration the message names is held by another Manage
+		// object.
+		id := idPattern.FindString(ready.Message)
+		for _, other := range w.objects() {
+			if other.UID != obj.UID && other.Status.ID == id && other.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly {
+				return true
+			}
+		}
+	case voicev1alpha1.ReasonNotFound:
+		return obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly && holder == nil
+	case voicev1alpha1.ReasonIsDefault:
+		return deleting && w.shape.DeleteDefault == voicesim.DeleteDefaultRefused && obj.Status.ID != "" && w.sim.Default(obj.Status.AccountSID) == obj.Status.ID
 	}
 	return false
 }
