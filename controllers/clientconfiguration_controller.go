@@ -106,6 +106,9 @@ func (r *ClientConfigurationReconciler) requeueAfter(obj *voicev1alpha1.ClientCo
 // reconcileNormal brings the remote configuration to the spec: observe,
 // decide, act.
 func (r *ClientConfigurationReconciler) reconcileNormal(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
+	if err := r.releaseIfObserving(ctx, obj); err != nil {
+		return err
+	}
 	r.dropUnowned(obj)
 	api, err := r.connector().forObject(ctx, obj)
 	if err != nil {
@@ -135,6 +138,9 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 	if !controllerutil.ContainsFinalizer(obj, voicev1alpha1.Finalizer) {
 		return nil
 	}
+	if err := r.releaseIfObserving(ctx, obj); err != nil {
+		return err
+	}
 	r.dropUnowned(obj)
 	seen := r.intentions(obj)
 	if seen.orphan || seen.observeOnly {
@@ -158,6 +164,24 @@ func (r *ClientConfigurationReconciler) reconcileDelete(ctx context.Context, obj
 		return err
 	}
 	return r.act(ctx, obj, api, voice.ConfigurationInput{}, seen)
+}
+
+// releaseIfObserving makes an ObserveOnly object let go of what it owned,
+// in the apiserver, before anything else can fail: it owns nothing while
+// it observes (the marker's released id lets it take the configuration
+// back on turning to Manage, if nobody took it meanwhile).
+func (r *ClientConfigurationReconciler) releaseIfObserving(ctx context.Context, obj *voicev1alpha1.ClientConfiguration) error {
+	intent := readIntent(obj)
+	if obj.Spec.ManagementPolicy != voicev1alpha1.ManagementPolicyObserveOnly || intent == nil || (intent.Created == "" && intent.Adopted == "") {
+		return nil
+	}
+	released := *intent
+	released.Released, released.Created, released.Adopted = cmp.Or(intent.Adopted, intent.Created), "", ""
+	if err := patchMetadata(ctx, r.Client, obj, func() { setIntent(obj, &released) }); err != nil {
+		return transient(voicev1alpha1.ReasonProgressing, err)
+	}
+	r.claims.forget(obj.UID)
+	return nil
 }
 
 // dropUnowned forgets a status.id a Manage object does not own (its marker
@@ -360,6 +384,16 @@ func (r *ClientConfigurationReconciler) act(ctx context.Context, obj *voicev1alp
 		}
 		return r.manage(ctx, obj, api, seen.owned, want, seen.drifted)
 	case actAdopt:
+		// A takeover reads the truth, not a List that may be seconds old:
+		// one GET per adoption.
+		current, err := api.Get(ctx, seen.holder.ID)
+		if err != nil {
+			return remoteError("reading remote configuration "+seen.holder.ID+" before adopting it", err)
+		}
+		if current.UniqueName != want.UniqueName {
+			return transient(voicev1alpha1.ReasonProgressing, fmt.Errorf("remote configuration %s was renamed to %q before it could be adopted; looking again", current.ID, current.UniqueName))
+		}
+		seen.holder, seen.drifted = current, drift(want, current)
 		// Recorded before the first write, so that the object owns what
 		// it writes, whatever happens next.
 		adopted := intentFor(obj, api.AccountSID(), api.Location())
@@ -824,15 +858,6 @@ func (r *ClientConfigurationReconciler) lateCommitWindow() time.Duration {
 func (r *ClientConfigurationReconciler) settleIntent(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, seen observation) error {
 	intent := readIntent(obj)
 	if intent == nil {
-		return nil
-	}
-	if seen.observeOnly && (intent.Created != "" || intent.Adopted != "") {
-		// An ObserveOnly object owns nothing: what it owned is released.
-		released := *intent
-		released.Released, released.Created, released.Adopted = cmp.Or(intent.Adopted, intent.Created), "", ""
-		if err := patchMetadata(ctx, r.Client, obj, func() { setIntent(obj, &released) }); err != nil {
-			return transient(voicev1alpha1.ReasonProgressing, err)
-		}
 		return nil
 	}
 	if len(seen.resolved) == 0 && !seen.recovered {
