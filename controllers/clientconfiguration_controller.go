@@ -264,7 +264,7 @@ func (r *ClientConfigurationReconciler) observeOwned(ctx context.Context, obj *v
 		seen.owned, seen.recovered = cfg, id != obj.Status.ID
 		return nil
 	case !voice.IsNotFound(err):
-		return remoteError("reading remote configuration "+id, err)
+		return r.yieldIfRoutine(obj, remoteError("reading remote configuration "+id, err))
 	}
 	seen.vanished = id
 	// A 404 is news only when the collection answers: an account whose
@@ -280,6 +280,21 @@ func (r *ClientConfigurationReconciler) observeOwned(ctx context.Context, obj *v
 		r.remote.deleted(api, id)
 	}
 	return nil
+}
+
+// yieldIfRoutine makes a periodic read of an object in sync, kept back by
+// the account's gate (a 429 met by any request of the account), wait for
+// its next resync instead of the gate's next turn: under throttling, the
+// turns go to objects with work to do (a create's name check, a change),
+// which thousands of routine reads would otherwise starve.
+func (r *ClientConfigurationReconciler) yieldIfRoutine(obj *voicev1alpha1.ClientConfiguration, err error) error {
+	ready := meta.FindStatusCondition(obj.Status.Conditions, voicev1alpha1.ConditionReady)
+	if !isDeferred(err) || ready == nil || ready.Status != metav1.ConditionTrue || obj.Status.ObservedGeneration != obj.Generation || resyncRequested(obj) {
+		return err
+	}
+	step := *asStep(err)
+	step.after, step.routine = max(step.after, wait.Jitter(r.ResyncPeriod, 0.1)), true
+	return &step
 }
 
 // observeAttempts learns the outcome of the marker's create attempts: a

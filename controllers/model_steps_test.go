@@ -725,7 +725,9 @@ func (w *modelWorld) causeHolds(obj *voicev1alpha1.ClientConfiguration, ready *m
 	case voicev1alpha1.ReasonNotFound:
 		return obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly && holder == nil
 	case voicev1alpha1.ReasonIsDefault:
-		return deleting && w.shape.DeleteDefault == voicesim.DeleteDefaultRefused && obj.Status.ID != "" && w.sim.Default(obj.Status.AccountSID) == obj.Status.ID
+		// The configuration the message names is still the default.
+		id := idPattern.FindString(ready.Message)
+		return deleting && w.shape.DeleteDefault == voicesim.DeleteDefaultRefused && id != "" && w.sim.Default(claimed) == id
 	}
 	return false
 }

@@ -139,7 +139,7 @@ func reconcileKind[T object](ctx context.Context, d *Deps, k kind[T], req ctrl.R
 		err = k.reconcileNormal(ctx, obj)
 	}
 	err = explainRejected(err, obj.GetCredentialsRef().Name)
-	if isDeferred(err) && asStep(err).after <= quietDeferral {
+	if isDeferred(err) && (asStep(err).after <= quietDeferral || asStep(err).routine) {
 		// Not this object's turn yet: nothing was sent, and the wait is
 		// not told. What the reconcile found before it had to wait (an
 		// adopted id, the account of an AccountDefault, a resume) is kept,

@@ -62,6 +62,10 @@ type stepError struct {
 	// default, in Twilio): it is looked at again with the object's capped
 	// backoff.
 	backoff bool
+	// routine marks a deferred periodic read of an object in sync: it
+	// yields to objects with work to do, and tells nothing however long it
+	// waits (status was true when written, and a resync will say more).
+	routine bool
 	err     error
 }
 

@@ -121,11 +121,16 @@ func TestSecretsNeverLeaveTheirSecrets(t *testing.T) {
 	t.Logf("collected %d bytes of logs, Events and objects", len(everything))
 	// The haystack must hold what this test provoked, and the identifiers
 	// that may be shown, or finding no secret in it would prove nothing.
-	for _, want := range []string{"Reconciler error", voicev1alpha1.ReasonCredentialsRejected, "unreadable response", account, "alice:xxxxx@",
+	for _, want := range []string{"Reconciler error", voicev1alpha1.ReasonCredentialsRejected, "unreadable response", account, "callNotificationURL",
 		"request url", "redacted@"} {
 		if !strings.Contains(everything, want) {
 			t.Fatalf("the collected output lacks %q; it cannot vouch for anything", want)
 		}
+	}
+	// The webhook's user name comes from the Secret too: status shows the
+	// URL without it, as the type says.
+	if strings.Contains(objects, "alice") {
+		t.Error("an object's status shows the webhook's user name")
 	}
 	for what, value := range secrets {
 		if strings.Contains(everything, value) {
