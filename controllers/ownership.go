@@ -163,7 +163,7 @@ func readIntent(obj client.Object) *createIntent {
 	if err := json.Unmarshal([]byte(raw), &intent); err != nil || intent.Account == "" {
 		return nil
 	}
-	if intent.Version == legacyIntentVersion {
+	if intent.Version < intentVersion {
 		return fromLegacy(obj, raw)
 	}
 	if intent.Version != intentVersion || intent.UID == "" || intent.UID != string(obj.GetUID()) {
@@ -172,11 +172,8 @@ func readIntent(obj client.Object) *createIntent {
 	return &intent
 }
 
-// legacyIntentVersion is the marker of the operator before this format: one
-// attempt, settled once status named an id it did not replace.
-const legacyIntentVersion = 2
-
-// fromLegacy reads a marker of the earlier format as what it still proves:
+// fromLegacy reads a marker of an earlier format (version 2, or the first,
+// with no version) as what it still proves:
 // that the object created the id its status names, when the marker's
 // create was not the re-create of that id (the earlier operator's own
 // rule). Nothing else of it is evidence any more, and an object whose

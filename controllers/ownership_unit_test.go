@@ -64,7 +64,7 @@ func TestEmptyAndNullDescriptionsAreOneContent(t *testing.T) {
 }
 
 // TestLegacyMarkerProvesOnlyWhatItSettled reads markers of the earlier
-// format: one proves that the object created the id its status names (the
+// formats: one proves that the object created the id its status names (the
 // earlier operator's settled create), and nothing else.
 func TestLegacyMarkerProvesOnlyWhatItSettled(t *testing.T) {
 	const id, account = "voice_clientconfiguration_1", "AC1"
@@ -86,7 +86,9 @@ func TestLegacyMarkerProvesOnlyWhatItSettled(t *testing.T) {
 		"a re-create of the id in status: unsettled, proves nothing": {object(legacy(id), id, voicev1alpha1.ManagementPolicyManage), false},
 		"no id in status: an interrupted create proves nothing":      {object(legacy(""), "", voicev1alpha1.ManagementPolicyManage), false},
 		"ObserveOnly: owns nothing":                                  {object(legacy(""), id, voicev1alpha1.ManagementPolicyObserveOnly), false},
-		"the first format (no version): proves nothing":              {object(`{"account":"AC1","uniqueName":"web","at":"2026-11-01T00:00:01Z"}`, id, voicev1alpha1.ManagementPolicyManage), false},
+		"the first format (no version), settled: the id in status":   {object(`{"account":"AC1","uniqueName":"web","at":"2026-11-01T00:00:01Z"}`, id, voicev1alpha1.ManagementPolicyManage), true},
+		"the first format, no id in status: proves nothing":          {object(`{"account":"AC1","uniqueName":"web","at":"2026-11-01T00:00:01Z"}`, "", voicev1alpha1.ManagementPolicyManage), false},
+		"a marker of another account: proves nothing":                {object(`{"v":2,"account":"AC9","uniqueName":"web"}`, id, voicev1alpha1.ManagementPolicyManage), false},
 	}
 	for reason, c := range cases {
 		if got := owns(c.obj, account, id); got != c.owns {
