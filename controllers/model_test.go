@@ -176,7 +176,8 @@ type modelWorld struct {
 	// consoleMadeAt is when and with what content the Console made each
 	// configuration.
 	consoleMadeAt map[string]consoleMade
-	// changedAt is when the Console last changed or deleted a configuration:
+	// changedAt is when the Console last changed or deleted a configuration
+	// (or the operator deleted it, through another object or credentials):
 	// with ObserveList, a status may speak of a List up to two resync
 	// periods old (by design: one List per account per period), so a
 	// Synced that a change since then makes false is not a lie.
@@ -469,6 +470,10 @@ func (m *modelWire) serve(req *http.Request, body []byte, uid types.UID) *httpte
 	m.sim.ServeHTTP(rec, r)
 	if modelTrace && req.Method != http.MethodGet {
 		m.w.t.Logf("  %s %s %s (for %s) → %d %s", req.Method, req.URL.Path, postContent(body), uid, rec.Code, idPattern.FindString(rec.Body.String()))
+	}
+	if req.Method == http.MethodDelete && rec.Code < 300 {
+		// A List taken just before may still show it, by design.
+		m.w.changedAt[strings.TrimPrefix(req.URL.Path, voicesim.RouteCollection+"/")] = m.w.clock.Now()
 	}
 	if req.Method == http.MethodPost && req.URL.Path == voicesim.RouteCollection && rec.Code < 300 {
 		var out struct {
