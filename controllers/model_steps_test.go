@@ -207,7 +207,12 @@ func (w *modelWorld) pickConfiguration(t *rapid.T) (string, voicesim.Record) {
 }
 
 func (w *modelWorld) consoleDelete(t *rapid.T) {
-	account, rec := w.pickConfiguration(t)
+	w.consoleRemove(w.pickConfiguration(t))
+}
+
+// consoleRemove deletes a configuration as the Console does (unsetting it
+// as the default first).
+func (w *modelWorld) consoleRemove(account string, rec voicesim.Record) {
 	if w.sim.Default(account) == rec.ID {
 		_ = w.sim.SetDefaultOutOfBand(account, "")
 	}
@@ -220,11 +225,7 @@ func (w *modelWorld) consoleDelete(t *rapid.T) {
 // person restoring it by hand.
 func (w *modelWorld) consoleRecreate(t *rapid.T) {
 	account, rec := w.pickConfiguration(t)
-	if w.sim.Default(account) == rec.ID {
-		_ = w.sim.SetDefaultOutOfBand(account, "")
-	}
-	w.must(w.sim.DeleteOutOfBand(account, rec.ID))
-	w.changedAt[rec.ID] = w.clock.Now()
+	w.consoleRemove(account, rec)
 	rec.ID = ""
 	id, err := w.sim.CreateOutOfBand(account, rec)
 	w.must(err)
