@@ -321,8 +321,12 @@ func (r *ClientConfigurationReconciler) observeAttempts(ctx context.Context, obj
 		if !r.Clock.Now().Before(decided) {
 			since = decided
 		}
-		// Fresh as a name check, too: what it finds may be taken over.
-		found, listed, err := r.remote.holderOf(ctx, api, a.Name, freshness{after: since, nameCheck: true})
+		// And at most nameCheckMaxAge old, whatever its walk took: what it
+		// finds may be taken over.
+		if recent := r.Clock.Now().Add(-nameCheckMaxAge); since.Before(recent) {
+			since = recent
+		}
+		found, listed, err := r.remote.holderOf(ctx, api, a.Name, startedAfter(since))
 		if err != nil {
 			return remoteError(fmt.Sprintf("looking for what an interrupted create of %q made", a.Name), err)
 		}
@@ -357,6 +361,12 @@ func (r *ClientConfigurationReconciler) observeAttempts(ctx context.Context, obj
 // reads afresh.
 func (r *ClientConfigurationReconciler) observeName(ctx context.Context, obj *voicev1alpha1.ClientConfiguration, api VoiceAPI, want voice.ConfigurationInput, seen *observation) error {
 	since := nameCheck
+	if seen.observeOnly {
+		// What an ObserveOnly object reports must be recent, however long
+		// the account's List walks take (a slow or resumed walk may hold
+		// pages from before a configuration was deleted).
+		since = startedAfter(r.Clock.Now().Add(-nameCheckMaxAge))
+	}
 	if seen.vanished != "" || resyncRequested(obj) {
 		// Someone changed the account behind our back, or a person asks:
 		// a List from before proves nothing.
