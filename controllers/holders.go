@@ -18,7 +18,7 @@ import (
 )
 
 // holderIndex finds the ClientConfigurations whose status holds a remote
-// configuration (account and id): the question rivalFor asks so that a
+// configuration (account and id): the question claims.rival asks so that a
 // remote configuration has one owner. It is kept from the informer's
 // events instead of a field index of the cache, which keeps a set of keys
 // for every value, twice (per namespace and for all): about 900 bytes for
