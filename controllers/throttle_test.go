@@ -84,9 +84,9 @@ var _ = Describe("An account that answers 429", func() {
 
 		second.Spec.Description = "changed while Twilio says wait"
 		Expect(k8sClient.Update(ctx, second)).To(Succeed())
-		waitReason(ctx, second, voicev1alpha1.ReasonThrottled)
+		detail := waitReason(ctx, second, voicev1alpha1.ReasonThrottled)
 		Expect(readyCondition(second).Status).To(Equal(metav1.ConditionFalse))
-		Expect(readyCondition(second).Message).To(ContainSubstring("429"))
+		Expect(detail.Message).To(ContainSubstring("429"), "Reconciling says why it waits")
 		Expect(t.calls()[putConfig]).To(Equal(puts), "the second object's change waits without a request")
 		for _, obj := range []*voicev1alpha1.ClientConfiguration{first, second} {
 			Expect(t.remoteByName(obj.Spec.UniqueName)[0].Description).NotTo(HaveValue(Equal(obj.Spec.Description)), "nothing got through yet")
