@@ -100,24 +100,27 @@ func refOf(obj *voicev1alpha1.ClientConfiguration) (remoteRef, bool) {
 func (h *holderIndex) update(old, obj *voicev1alpha1.ClientConfiguration) {
 	oldRef, held := refOf(old)
 	ref, holds := refOf(obj)
+	// Each marker is read once per event: the informer's events are the
+	// hot path of thousands of objects.
+	oldIntent, intent := intentOf(old), intentOf(obj)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for name := range attemptsOf(old) {
+	for name := range attemptsIn(oldIntent) {
 		h.creating[name] = slices.DeleteFunc(h.creating[name], func(c creation) bool { return c.key == client.ObjectKeyFromObject(old) })
 		if len(h.creating[name]) == 0 {
 			delete(h.creating, name)
 		}
 	}
-	for name, at := range attemptsOf(obj) {
+	for name, at := range attemptsIn(intent) {
 		h.creating[name] = append(h.creating[name], creation{key: client.ObjectKeyFromObject(obj), at: at})
 	}
-	for _, ref := range recordsOf(old) {
+	for _, ref := range recordsIn(oldIntent) {
 		h.recorded[ref] = slices.DeleteFunc(h.recorded[ref], func(k types.NamespacedName) bool { return k == client.ObjectKeyFromObject(old) })
 		if len(h.recorded[ref]) == 0 {
 			delete(h.recorded, ref)
 		}
 	}
-	for _, ref := range recordsOf(obj) {
+	for _, ref := range recordsIn(intent) {
 		h.recorded[ref] = append(h.recorded[ref], client.ObjectKeyFromObject(obj))
 	}
 	if held && (!holds || oldRef != ref) {
@@ -125,7 +128,7 @@ func (h *holderIndex) update(old, obj *voicev1alpha1.ClientConfiguration) {
 	}
 	if holds {
 		h.put(ref, holder{uid: obj.UID, key: client.ObjectKeyFromObject(obj), created: obj.CreationTimestamp,
-			deleting: !obj.DeletionTimestamp.IsZero(), observes: !owns(obj, ref.account, ref.id)})
+			deleting: !obj.DeletionTimestamp.IsZero(), observes: !ownsBy(obj, intent, ref.account, ref.id)})
 	}
 }
 
@@ -135,13 +138,17 @@ type creation struct {
 	at  time.Time // the latest attempt of the object for the name
 }
 
-// attemptsOf gives, per account and unique name, when obj's marker last
-// attempted to create it, among its attempts whose outcome is unknown.
-func attemptsOf(obj *voicev1alpha1.ClientConfiguration) map[remoteRef]time.Time {
+// intentOf is obj's marker (nil for no object).
+func intentOf(obj *voicev1alpha1.ClientConfiguration) *createIntent {
 	if obj == nil {
 		return nil
 	}
-	intent := readIntent(obj)
+	return readIntent(obj)
+}
+
+// attemptsIn gives, per account and unique name, when a marker last
+// attempted to create it, among its attempts whose outcome is unknown.
+func attemptsIn(intent *createIntent) map[remoteRef]time.Time {
 	if intent == nil {
 		return nil
 	}
@@ -155,13 +162,9 @@ func attemptsOf(obj *voicev1alpha1.ClientConfiguration) map[remoteRef]time.Time 
 	return refs
 }
 
-// recordsOf lists the remote configurations obj's marker records as made,
-// adopted or released by it.
-func recordsOf(obj *voicev1alpha1.ClientConfiguration) []remoteRef {
-	if obj == nil {
-		return nil
-	}
-	intent := readIntent(obj)
+// recordsIn lists the remote configurations a marker records as made,
+// adopted or released by its object.
+func recordsIn(intent *createIntent) []remoteRef {
 	if intent == nil {
 		return nil
 	}

@@ -233,9 +233,13 @@ func setIntent(obj client.Object, intent *createIntent) {
 // owns reports whether obj owns remote configuration id of account: it
 // manages, and its marker records that it created or adopted id.
 func owns(obj *voicev1alpha1.ClientConfiguration, account, id string) bool {
+	return ownsBy(obj, readIntent(obj), account, id)
+}
+
+// ownsBy is owns with obj's marker already read.
+func ownsBy(obj *voicev1alpha1.ClientConfiguration, intent *createIntent, account, id string) bool {
 	if obj.Spec.ManagementPolicy == voicev1alpha1.ManagementPolicyObserveOnly || id == "" {
 		return false
 	}
-	intent := readIntent(obj)
 	return intent != nil && intent.Account == account && (intent.Created == id || intent.Adopted == id)
 }
